@@ -1,0 +1,5 @@
+import sys
+
+from caod.main import main
+
+sys.exit(main())

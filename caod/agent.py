@@ -1,0 +1,297 @@
+"""One agent: a CLI in its PTY, its screen, its status, its viewers.
+
+Everything here runs on the event loop and is driven by events: PTY output
+(add_reader), frame boundaries (sync-frame ends, or a one-shot quiescence
+timer re-armed by output), the input confirm timer, and the child's exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from providers.base import CompiledProvider
+
+from caod.detector import Detector
+from caod.events import EventBus
+from caod.inputs import encode_input
+from caod.protocol import AgentInfo
+from caod.pty_child import PtyChild
+from caod.screen import AgentScreen
+from caod.status import EventKind, FrameKind, Signal, Status
+from caod.store import Store
+from caod.transcript import Transcript
+
+# A program that opened a synchronized frame and never closed it: evaluate anyway.
+SYNC_STALL_S = 0.25
+# A viewer that cannot keep up is dropped rather than slowing the agent.
+VIEWER_BUFFER_LIMIT = 4 << 20
+
+Transition = Callable[[Status, Status, Signal], bool]
+
+
+class AgentBusy(Exception):
+    pass
+
+
+class AgentGone(Exception):
+    pass
+
+
+class Agent:
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        name: str | None,
+        provider: CompiledProvider,
+        cwd: str,
+        env: dict[str, str],
+        command: list[str],
+        rows: int,
+        cols: int,
+        transcript: Path,
+        bus: EventBus,
+        store: Store,
+    ):
+        self.id = agent_id
+        self.name = name
+        self.provider = provider
+        self.cwd = cwd
+        self.env = env
+        self.command = command
+        self.rows, self.cols = rows, cols
+        self.created_at = time.time()
+        self.status = Status.STARTING
+        self.status_since = self.created_at
+        self.exit_code: int | None = None
+        self.exit_signal: int | None = None
+        self.pid: int | None = None
+        self.screen = AgentScreen(cols, rows)
+        self.detector = Detector(provider)
+        self.transcript_path = transcript
+        self.transcript = Transcript(transcript)
+        self.viewers: set[asyncio.StreamWriter] = set()
+        self.exited = asyncio.Event()
+        self.input_lock = asyncio.Lock()
+        self._bus = bus
+        self._store = store
+        self._loop = asyncio.get_running_loop()
+        self._child: PtyChild | None = None
+        self._waiters: list[tuple[Transition, asyncio.Future]] = []
+        self._frame_timer: asyncio.TimerHandle | None = None
+        self._confirm_timer: asyncio.TimerHandle | None = None
+        self._edge_armed = False
+        self._submit_retried = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._child = PtyChild(
+            self.command, self.cwd, self.env, self.rows, self.cols, self._on_output, self._on_exit
+        )
+        self.pid = self._child.pid
+        self._store.write(
+            "INSERT INTO agents (id, name, provider, cwd, command, pid, status, status_since, created_at,"
+            " rows, cols, transcript) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                self.id, self.name, self.provider.name, self.cwd, " ".join(self.command), self.pid,
+                self.status.value, self.status_since, self.created_at, self.rows, self.cols,
+                str(self.transcript_path),
+            ),
+        )
+        self._bus.publish(
+            EventKind.SPAWNED, self.id, new=Status.STARTING, signal=Signal.PROCESS,
+            detail={"pid": self.pid, "provider": self.provider.name, "name": self.name},
+        )
+
+    def info(self) -> AgentInfo:
+        return AgentInfo(
+            id=self.id, name=self.name, provider=self.provider.name, status=self.status,
+            status_since=self.status_since, pid=self.pid, cwd=self.cwd, command=self.command,
+            created_at=self.created_at, rows=self.rows, cols=self.cols,
+            exit_code=self.exit_code, exit_signal=self.exit_signal,
+        )
+
+    async def terminate(self, grace: float) -> None:
+        if self._child is not None:
+            await self._child.terminate(grace)
+        await self.exited.wait()
+
+    def resize(self, rows: int, cols: int) -> None:
+        if self._child is None or self.status is Status.EXITED:
+            raise AgentGone(self.id)
+        self.rows, self.cols = rows, cols
+        self.screen.resize(rows, cols)
+        self._child.resize(rows, cols)
+        self._store.write("UPDATE agents SET rows=?, cols=? WHERE id=?", (rows, cols, self.id))
+
+    # ------------------------------------------------------------ status
+
+    def _set_status(self, new: Status, signal: Signal, detail: dict[str, Any] | None = None) -> None:
+        old = self.status
+        if new is old:
+            return
+        self.status = new
+        self.status_since = time.time()
+        self._store.write(
+            "UPDATE agents SET status=?, status_since=? WHERE id=?", (new.value, self.status_since, self.id)
+        )
+        self._bus.publish(EventKind.STATUS, self.id, old, new, signal, detail)
+        for pred, fut in list(self._waiters):
+            if not fut.done() and pred(old, new, signal):
+                fut.set_result(new)
+
+    def watch(self, pred: Transition) -> asyncio.Future:
+        """A future for the next status change that satisfies `pred`, registered now."""
+        fut = self._loop.create_future()
+        entry = (pred, fut)
+        self._waiters.append(entry)
+        fut.add_done_callback(lambda _f: self._waiters.remove(entry))
+        return fut
+
+    async def wait_transition(self, pred: Transition, timeout: float) -> Status:
+        return await asyncio.wait_for(self.watch(pred), timeout)
+
+    async def wait_status(self, statuses: set[Status], timeout: float) -> Status:
+        if self.status in statuses:
+            return self.status
+        return await self.wait_transition(lambda _o, new, _s: new in statuses, timeout)
+
+    # ------------------------------------------------------------ output and frames
+
+    def _on_output(self, data: bytes) -> None:
+        self.transcript.write(data)
+        for viewer in list(self.viewers):
+            self._to_viewer(viewer, data)
+        if self._edge_armed:
+            self._edge_armed = False
+            if self.status in (Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR):
+                self._set_status(Status.PROCESSING, Signal.OUTPUT)
+        dirty = self.screen.feed(data, self._on_sync_frame_end)
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
+        if dirty:
+            delay = SYNC_STALL_S if self.screen.in_sync else self.provider.spec.quiet_ms / 1000
+            self._frame_timer = self._loop.call_later(delay, self._frame, FrameKind.QUIET)
+
+    def _on_sync_frame_end(self) -> None:
+        self._frame(FrameKind.SYNC)
+
+    def _frame(self, kind: FrameKind) -> None:
+        self._frame_timer = None
+        if self.status is Status.EXITED:
+            return
+        self.transcript.flush()
+        new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer)
+        if new is not None and new is not self.status:
+            self._set_status(new, Signal.SCREEN, {"frame": kind.value})
+        if not self.detector.awaiting_turn and self._confirm_timer is not None:
+            self._confirm_timer.cancel()
+            self._confirm_timer = None
+
+    def current_answer(self) -> tuple[int, str] | None:
+        first, lines = self.screen.history_and_lines()
+        return self.detector.answer(first, lines, self.screen.cols)
+
+    def last_answer(self) -> str | None:
+        found = self.current_answer()
+        return found[1] if found else None
+
+    # ------------------------------------------------------------ input
+
+    @property
+    def takes_input(self) -> bool:
+        """Ready for a task, or showing a prompt/error that text can answer."""
+        return (
+            self.status in (Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR)
+            and not self.detector.awaiting_turn
+        )
+
+    def deliver(self, text: str) -> None:
+        """Type `text` as one bracketed paste plus the submit key.
+
+        The caller holds `input_lock` and has checked `takes_input`.
+        """
+        if self._child is None or self.status is Status.EXITED:
+            raise AgentGone(self.id)
+        if not self.takes_input:
+            raise AgentBusy(self.id)
+        self.detector.on_input(self.current_answer())
+        self._edge_armed = True
+        self._submit_retried = False
+        self._child.write(encode_input(text, self.screen.bracketed_paste))
+        spec = self.provider.spec
+        if spec.submit_delay_ms:
+            self._loop.call_later(spec.submit_delay_ms / 1000, self._press_submit)
+        else:
+            self._press_submit()
+        self._arm_confirm()
+
+    def _press_submit(self) -> None:
+        if self._child is not None and self.status is not Status.EXITED:
+            self._child.write(self.provider.spec.submit.encode())
+
+    def _arm_confirm(self) -> None:
+        if self._confirm_timer is not None:
+            self._confirm_timer.cancel()
+        delay = self.provider.spec.confirm_ms / 1000
+        self._confirm_timer = self._loop.call_later(delay, self._confirm_input)
+
+    def _confirm_input(self) -> None:
+        """The confirm window passed: was the input taken? Press submit once more, then give up."""
+        self._confirm_timer = None
+        if not self.detector.awaiting_turn or self.status is Status.EXITED:
+            return
+        if self.detector.input_taken(self.current_answer()):
+            return
+        if not self._submit_retried:
+            self._submit_retried = True
+            self._press_submit()
+            self._arm_confirm()
+            return
+        self.detector.give_up_input()
+        self._set_status(Status.IDLE, Signal.TIMEOUT, {"reason": "input not taken"})
+
+    def write_raw(self, data: bytes) -> None:
+        """Keys from a person attached to the agent: passed through as typed."""
+        if self._child is not None and self.status is not Status.EXITED:
+            self._child.write(data)
+
+    # ------------------------------------------------------------ viewers
+
+    def add_viewer(self, writer: asyncio.StreamWriter, redraw: bool) -> None:
+        if redraw:
+            writer.write(self.screen.ansi_redraw())
+        self.viewers.add(writer)
+
+    def remove_viewer(self, writer: asyncio.StreamWriter) -> None:
+        self.viewers.discard(writer)
+
+    def _to_viewer(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if writer.is_closing() or writer.transport.get_write_buffer_size() > VIEWER_BUFFER_LIMIT:
+            self.viewers.discard(writer)
+            writer.close()
+            return
+        writer.write(data)
+
+    # ------------------------------------------------------------ exit
+
+    def _on_exit(self, code: int | None, sig: int | None) -> None:
+        for timer in (self._frame_timer, self._confirm_timer):
+            if timer is not None:
+                timer.cancel()
+        self._frame_timer = self._confirm_timer = None
+        self.exit_code, self.exit_signal = code, sig
+        self._store.write(
+            "UPDATE agents SET exit_code=?, exit_signal=? WHERE id=?", (code, sig, self.id)
+        )
+        self._set_status(Status.EXITED, Signal.PROCESS, {"exit_code": code, "exit_signal": sig})
+        for viewer in list(self.viewers):
+            viewer.close()
+        self.viewers.clear()
+        self.transcript.close()
+        self.exited.set()

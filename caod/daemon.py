@@ -1,0 +1,74 @@
+"""The daemon: wires the store, event bus, agents and socket server together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from caod.agents import AgentManager
+from caod.events import EventBus
+from caod.handlers import HANDLERS
+from caod.logs import log
+from caod.rpc import Dispatcher
+from caod.server import Server
+from caod.store import Store
+
+STOP_GRACE_S = 3.0
+
+
+class Daemon:
+    def __init__(self, socket_path: Path, home: Path, listen_sock: socket.socket | None = None):
+        self.socket_path = socket_path
+        self.home = home
+        self.started_at = time.time()
+        self.store = Store(home / "caod.db")
+        self.bus = EventBus(self.store)
+        self.agents = AgentManager(home, socket_path, self.bus, self.store)
+        self.dispatcher = Dispatcher(HANDLERS)
+        self.server = Server(self)
+        self._listen_sock = listen_sock
+        self._stop: asyncio.Event | None = None
+
+    def request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self, ready_fd: int | None = None) -> None:
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.store.open()
+        await self.bus.load()
+        recovered = await self.agents.recover()
+        if self._listen_sock is not None:
+            await self.server.start(sock=self._listen_sock)
+        else:
+            await self.server.start(path=str(self.socket_path))
+        log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(), recovered=recovered)
+        if ready_fd is not None:
+            try:
+                os.write(ready_fd, b"ready\n")
+                os.close(ready_fd)
+            except OSError:
+                pass
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
+        await self.server.close()
+        await self.agents.stop_all(STOP_GRACE_S)
+        await self.store.close()
+        if self._listen_sock is None:
+            try:
+                self.socket_path.unlink()
+            except FileNotFoundError:
+                pass
+        log.info("caod stopped")

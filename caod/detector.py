@@ -1,0 +1,73 @@
+"""Turning rendered screens into status changes.
+
+Pure logic over a provider and screen lines, so it is tested without a PTY.
+The agent calls `on_input` when it delivers a task and `on_frame` at every
+frame boundary; `on_frame` answers the status to move to, or None.
+
+The hard part is `completed`: an idle prompt after input means the turn is
+over only if we saw the agent work (a busy screen) or a new answer appeared.
+Otherwise the input may not have been taken yet, and the agent's confirm
+timer decides (press submit again, then give up).
+"""
+
+from __future__ import annotations
+
+from providers.base import CompiledProvider
+
+from caod.status import Status
+
+
+class Detector:
+    def __init__(self, provider: CompiledProvider):
+        self.provider = provider
+        self.awaiting_turn = False  # input delivered, turn not over yet
+        self.busy_seen = False  # a busy/waiting screen since that input
+        self._baseline: tuple[int, str] | None = None
+
+    def answer(self, first_index: int, lines: list[str], cols: int) -> tuple[int, str] | None:
+        """The last answer, placed by its absolute line index."""
+        found = self.provider.extract_answer(lines, cols)
+        if found is None:
+            return None
+        return first_index + found[0], found[1]
+
+    def on_input(self, baseline: tuple[int, str] | None) -> None:
+        self.awaiting_turn = True
+        self.busy_seen = False
+        self._baseline = baseline
+
+    def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
+        return self.busy_seen or (current_answer is not None and current_answer != self._baseline)
+
+    def give_up_input(self) -> None:
+        self.awaiting_turn = False
+
+    def on_frame(self, current: Status, screen: list[str], answer_now) -> Status | None:
+        """The status to move to after this frame, or None to stay.
+
+        `answer_now` is a callable giving the current answer; it is only
+        evaluated when needed, as extraction reads the scrollback.
+        """
+        seen = self.provider.classify(screen)
+        if seen is None:
+            return None
+        if seen in (Status.PROCESSING, Status.WAITING):
+            if self.awaiting_turn:
+                self.busy_seen = True
+            return seen
+        if seen is Status.ERROR:
+            self.awaiting_turn = False
+            return seen
+        # The screen shows an idle prompt.
+        if self.awaiting_turn:
+            if self.input_taken(answer_now()):
+                self.awaiting_turn = False
+                return Status.COMPLETED
+            return None
+        if current is Status.COMPLETED:
+            return None  # completed stays until the next input
+        if current is Status.WAITING or current is Status.PROCESSING:
+            # Busy without our input (a person typed in attach, or an answer
+            # to a prompt finished): the work it did is a finished turn.
+            return Status.COMPLETED
+        return Status.IDLE

@@ -1,0 +1,184 @@
+"""agent.*: spawn, inspect, type into, wait on, resize, kill, attach."""
+
+from __future__ import annotations
+
+import asyncio
+
+from caod.agent import Agent, AgentBusy, AgentGone
+from caod.inputs import sanitize
+from caod.protocol import (
+    AgentInfo,
+    AgentList,
+    AgentRef,
+    AttachParams,
+    ErrorCode,
+    KillParams,
+    ListParams,
+    OutputMode,
+    OutputParams,
+    OutputResult,
+    ResizeParams,
+    SendParams,
+    SendResult,
+    SpawnParams,
+    WaitParams,
+)
+from caod.rpc import Context, RpcError
+from caod.status import TURN_OVER, Signal, Status
+
+# What a starting agent may turn into before we can type into it.
+_SETTLED = {Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED}
+
+
+def _live(ctx: Context, ref: str) -> Agent:
+    agent = ctx.daemon.agents.resolve(ref)
+    if agent.status is Status.EXITED:
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
+    return agent
+
+
+def _exit_data(agent: Agent) -> dict:
+    return {"exit_code": agent.exit_code, "exit_signal": agent.exit_signal, "screen": agent.screen.text()}
+
+
+def _check_timeout(value: float) -> float:
+    if not value > 0:
+        raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
+    return value
+
+
+async def spawn(ctx: Context, p: SpawnParams) -> AgentInfo:
+    return ctx.daemon.agents.spawn(p).info()
+
+
+async def list_agents(ctx: Context, p: ListParams) -> AgentList:
+    agents = ctx.daemon.agents.agents.values()
+    return AgentList([a.info() for a in agents if a.status.live or not p.live_only])
+
+
+async def get(ctx: Context, p: AgentRef) -> AgentInfo:
+    return ctx.daemon.agents.resolve(p.agent).info()
+
+
+async def send(ctx: Context, p: SendParams) -> SendResult:
+    timeout = _check_timeout(p.timeout)
+    if not sanitize(p.text).strip():
+        raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty (after removing control characters)")
+    agent = _live(ctx, p.agent)
+    if agent.status is Status.STARTING:
+        try:
+            await agent.wait_status(_SETTLED, timeout)
+        except TimeoutError:
+            raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not become ready within {timeout:g}s") from None
+    async with agent.input_lock:
+        if agent.status is Status.EXITED:
+            raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
+        if not agent.takes_input:
+            raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} is busy ({agent.status.value})")
+        over = agent.watch(lambda _o, new, sig: new in TURN_OVER or sig is Signal.TIMEOUT) if p.wait else None
+        try:
+            agent.deliver(p.text)
+        except (AgentBusy, AgentGone, ProcessLookupError) as e:
+            if over is not None:
+                over.cancel()
+            raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
+    if over is None:
+        return SendResult(agent.info())
+    try:
+        status = await asyncio.wait_for(over, timeout)
+    except TimeoutError:
+        raise RpcError(
+            ErrorCode.TIMEOUT,
+            f"agent {agent.id} did not finish within {timeout:g}s (status {agent.status.value})",
+            {"status": agent.status.value, "partial": agent.last_answer(), "screen": agent.screen.text()},
+        ) from None
+    if status is Status.EXITED:
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
+    if status is Status.IDLE:  # the confirm timer gave up
+        raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
+    answer = agent.last_answer() if status is Status.COMPLETED else None
+    return SendResult(agent.info(), answer)
+
+
+async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
+    timeout = _check_timeout(p.timeout)
+    if not p.statuses:
+        raise RpcError(ErrorCode.INVALID_PARAMS, "statuses must name at least one status")
+    agent = ctx.daemon.agents.resolve(p.agent)
+    try:
+        await agent.wait_status(set(p.statuses), timeout)
+    except TimeoutError:
+        raise RpcError(
+            ErrorCode.TIMEOUT, f"agent {agent.id} is still {agent.status.value} after {timeout:g}s"
+        ) from None
+    return agent.info()
+
+
+async def output(ctx: Context, p: OutputParams) -> OutputResult:
+    agent = ctx.daemon.agents.resolve(p.agent)
+    if p.mode is OutputMode.SCREEN:
+        text: str | None = agent.screen.text()
+    elif p.mode is OutputMode.LAST:
+        text = agent.last_answer()
+    else:
+        _, lines = agent.screen.history_and_lines()
+        while lines and not lines[-1]:
+            lines.pop()
+        text = "\n".join(lines)
+    return OutputResult(agent=agent.id, status=agent.status, text=text)
+
+
+async def kill(ctx: Context, p: KillParams) -> AgentInfo:
+    if not p.grace >= 0:
+        raise RpcError(ErrorCode.INVALID_PARAMS, "grace must be zero or more seconds")
+    agent = ctx.daemon.agents.resolve(p.agent)
+    await agent.terminate(p.grace)
+    return agent.info()
+
+
+async def resize(ctx: Context, p: ResizeParams) -> AgentInfo:
+    agent = _live(ctx, p.agent)
+    if not (1 <= p.rows <= 500 and 1 <= p.cols <= 1000):
+        raise RpcError(ErrorCode.INVALID_PARAMS, "size must be within 1..500 rows, 1..1000 cols")
+    agent.resize(p.rows, p.cols)
+    return agent.info()
+
+
+async def attach(ctx: Context, p: AttachParams) -> AgentInfo:
+    agent = _live(ctx, p.agent)
+    if (p.rows is None) != (p.cols is None):
+        raise RpcError(ErrorCode.INVALID_PARAMS, "give both rows and cols, or neither")
+    if p.rows is not None and p.cols is not None and (p.rows, p.cols) != (agent.rows, agent.cols):
+        if not (1 <= p.rows <= 500 and 1 <= p.cols <= 1000):
+            raise RpcError(ErrorCode.INVALID_PARAMS, "size must be within 1..500 rows, 1..1000 cols")
+        agent.resize(p.rows, p.cols)
+
+    async def bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, leftover: bytes) -> None:
+        """Raw bytes both ways until either side goes away; the agent keeps running."""
+        agent.add_viewer(writer, p.redraw)
+        try:
+            if leftover:
+                agent.write_raw(leftover)
+            while agent.status is not Status.EXITED:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                agent.write_raw(data)
+        finally:
+            agent.remove_viewer(writer)
+
+    ctx.upgrade = bridge
+    return agent.info()
+
+
+HANDLERS = {
+    "agent.spawn": spawn,
+    "agent.list": list_agents,
+    "agent.get": get,
+    "agent.send": send,
+    "agent.wait": wait,
+    "agent.output": output,
+    "agent.kill": kill,
+    "agent.resize": resize,
+    "agent.attach": attach,
+}

@@ -1,0 +1,94 @@
+"""`caod`: run the daemon in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import fcntl
+import os
+import socket
+import stat
+import sys
+from pathlib import Path
+
+from caod import __version__, logs, paths
+
+
+class StartupError(Exception):
+    pass
+
+
+def _take_lock(sock_path: Path) -> int:
+    """Hold an exclusive lock for this socket path for the daemon's lifetime."""
+    lock_path = sock_path.with_name(sock_path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES):
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise StartupError(f"another caod (pid {other}) is already running on {sock_path}") from None
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _clear_stale_socket(sock_path: Path) -> None:
+    """We hold the lock, so whatever socket file is there belongs to a dead daemon."""
+    try:
+        st = sock_path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise StartupError(f"{sock_path} exists and is not a socket; move it away")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(sock_path))
+    except OSError:
+        sock_path.unlink()  # stale: nobody listens
+        return
+    finally:
+        probe.close()
+    raise StartupError(f"a daemon not started by caod answers on {sock_path}; refusing to replace it")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="caod", description="The caod daemon (foreground).")
+    ap.add_argument("--socket", help="Unix socket path (env CAOD_SOCKET)")
+    ap.add_argument("--home", help="state folder: database, logs, transcripts (env CAOD_HOME)")
+    ap.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    ap.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once listening (used by caoctl)")
+    ap.add_argument("--version", action="version", version=f"caod {__version__}")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sock_path = paths.socket_path(args.socket)
+    home = paths.home_dir(args.home)
+    try:
+        if len(os.fsencode(sock_path)) > paths.MAX_SOCKET_PATH:
+            raise StartupError(f"socket path is too long for a Unix socket ({len(str(sock_path))} bytes): {sock_path}")
+        paths.ensure_private_dir(sock_path.parent)
+        paths.ensure_private_dir(home)
+        lock_fd = _take_lock(sock_path)
+        _clear_stale_socket(sock_path)
+    except (StartupError, PermissionError, OSError) as e:
+        print(f"caod: {e}", file=sys.stderr)
+        return 1
+    logs.configure(home / "caod.log", args.log_level)
+    from caod.daemon import Daemon  # after logging is configured
+
+    try:
+        asyncio.run(Daemon(sock_path, home).run(ready_fd=args.ready_fd))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        os.close(lock_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""A child process in a pseudo-terminal, read and reaped through the event loop.
+
+Output: the PTY master is non-blocking and registered with `loop.add_reader`,
+so there is no thread and no polling loop per agent. Exit: a pidfd (Linux)
+becomes readable when the child dies; where pidfds are missing, the PTY's EOF
+triggers a reap in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import signal
+from typing import Callable
+
+import ptyprocess
+
+READ_SIZE = 65536
+
+
+class PtyChild:
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        rows: int,
+        cols: int,
+        on_output: Callable[[bytes], None],
+        on_exit: Callable[[int | None, int | None], None],
+    ):
+        self._loop = asyncio.get_running_loop()
+        self._on_output = on_output
+        self._on_exit = on_exit
+        # ptyprocess resolves argv[0] against our PATH; resolve it against the
+        # agent's PATH instead so --env PATH=... works as people expect.
+        path = env.get("PATH", os.defpath)
+        exe = argv[0] if os.sep in argv[0] else (_which(argv[0], path) or argv[0])
+        self._proc = ptyprocess.PtyProcess.spawn([exe, *argv[1:]], cwd=cwd, env=env, dimensions=(rows, cols))
+        self.pid: int = self._proc.pid
+        self.fd: int = self._proc.fd
+        self.exit_code: int | None = None
+        self.exit_signal: int | None = None
+        self.exited = asyncio.Event()
+        self._eof = False
+        self._reaped = False
+        os.set_blocking(self.fd, False)
+        self._loop.add_reader(self.fd, self._readable)
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+        if self._pidfd is not None:
+            self._loop.add_reader(self._pidfd, self._child_died)
+        self._kill_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ output
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as e:  # EIO: the slave side is closed (child gone)
+            if e.errno not in (errno.EIO, errno.EBADF):
+                raise
+            data = b""
+        if data:
+            self._on_output(data)
+            return
+        self._stop_reading()
+        if self._pidfd is None and not self._reaped:
+            self._loop.run_in_executor(None, self._blocking_reap)
+
+    def _stop_reading(self) -> None:
+        if not self._eof:
+            self._eof = True
+            self._loop.remove_reader(self.fd)
+
+    def _drain(self) -> None:
+        """Read what the child wrote before it died (it may still be buffered)."""
+        while not self._eof:
+            try:
+                data = os.read(self.fd, READ_SIZE)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            self._on_output(data)
+        self._stop_reading()
+
+    # ------------------------------------------------------------ exit
+
+    def _child_died(self) -> None:
+        assert self._pidfd is not None
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = None
+        try:
+            _, status = os.waitpid(self.pid, 0)  # the pidfd says it is dead: no wait
+        except ChildProcessError:
+            status = 0
+        self._finish(status)
+
+    def _blocking_reap(self) -> None:
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = 0
+        self._loop.call_soon_threadsafe(self._finish, status)
+
+    def _finish(self, status: int) -> None:
+        if self._reaped:
+            return
+        self._reaped = True
+        if os.WIFSIGNALED(status):
+            self.exit_signal = os.WTERMSIG(status)
+        else:
+            self.exit_code = os.WEXITSTATUS(status)
+        if self._kill_timer:
+            self._kill_timer.cancel()
+        self._drain()
+        self._close_fd()
+        self.exited.set()
+        self._on_exit(self.exit_code, self.exit_signal)
+
+    def _close_fd(self) -> None:
+        # Tell ptyprocess it is closed, or its __del__ would sleep and re-kill.
+        self._proc.closed = True
+        self._proc.terminated = True
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------ control
+
+    def write(self, data: bytes) -> None:
+        """Write all of `data`; a PTY takes a few KiB at once, the rest waits for room."""
+        if self._reaped:
+            raise ProcessLookupError("the agent process has exited")
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:
+                self._write_later(bytes(view))
+                return
+            view = view[n:]
+
+    def _write_later(self, rest: bytes) -> None:
+        def ready() -> None:
+            self._loop.remove_writer(self.fd)
+            if not self._reaped:
+                self.write(rest)
+
+        self._loop.add_writer(self.fd, ready)
+
+    def resize(self, rows: int, cols: int) -> None:
+        if not self._reaped:
+            self._proc.setwinsize(rows, cols)  # the kernel sends SIGWINCH
+
+    def signal(self, sig: int) -> None:
+        """Signal the child's whole process group (it leads its own session)."""
+        if self._reaped:
+            return
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    async def terminate(self, grace: float) -> None:
+        """SIGTERM, then SIGKILL if it is still alive after `grace` seconds."""
+        if self._reaped:
+            return
+        self.signal(signal.SIGTERM)
+        self._kill_timer = self._loop.call_later(grace, self.signal, signal.SIGKILL)
+        await self.exited.wait()
+
+
+def _which(name: str, path: str) -> str | None:
+    for folder in path.split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None

@@ -1,0 +1,172 @@
+"""An agent's rendered screen: pyte, a plain-text scrollback, and frame boundaries.
+
+Frame boundaries come from DEC private mode 2026 (synchronized output): a frame
+ends at `CSI ? 2026 l`. Programs that never emit it are framed by the caller's
+quiescence timer instead.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pyte
+from pyte.screens import Margins
+
+SYNC_BEGIN = b"\x1b[?2026h"
+SYNC_END = b"\x1b[?2026l"
+_MARK_TAIL = len(SYNC_BEGIN) - 1
+BRACKETED_PASTE = 2004 << 5  # how pyte stores private mode 2004
+
+
+class _Screen(pyte.Screen):
+    """pyte.Screen that keeps lines scrolled off the top as plain strings.
+
+    pyte's HistoryScreen keeps whole cell dicts per line; plain text is all
+    answer extraction needs and costs a fraction of the memory.
+    """
+
+    def __init__(self, columns: int, lines: int, history: int):
+        self.history: deque[str] = deque(maxlen=history)
+        self.scrolled = 0  # lines ever scrolled off (to place answers in time)
+        super().__init__(columns, lines)
+
+    def index(self) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y == bottom and top == 0:
+            line = self.buffer[0]
+            self.history.append("".join(line[x].data for x in range(self.columns)).rstrip())
+            self.scrolled += 1
+        super().index()
+
+    def erase_in_display(self, how: int = 0, *args, **kwargs) -> None:  # type: ignore[override]
+        super().erase_in_display(how, *args, **kwargs)
+        if how == 3:  # "clear scrollback"
+            self.history.clear()
+
+
+class AgentScreen:
+    def __init__(self, cols: int, rows: int, history: int = 500):
+        self._screen = _Screen(cols, rows, history)
+        self._stream = pyte.ByteStream(self._screen)
+        self.in_sync = False
+        self._tail = b""
+
+    @property
+    def cols(self) -> int:
+        return self._screen.columns
+
+    @property
+    def rows(self) -> int:
+        return self._screen.lines
+
+    @property
+    def bracketed_paste(self) -> bool:
+        return BRACKETED_PASTE in self._screen.mode
+
+    def feed(self, data: bytes, on_frame_end) -> bool:
+        """Feed output; call `on_frame_end()` after the last complete sync frame in it.
+
+        Frames that end earlier in the same chunk are already stale, so only
+        the last one is evaluated. Returns True when output came after that
+        point (the screen changed since the last frame boundary).
+        """
+        scan = self._tail + data
+        end = scan.rfind(SYNC_END)
+        if end < 0:
+            self._stream.feed(data)
+            begin = scan.rfind(SYNC_BEGIN)
+            if begin >= 0:
+                self.in_sync = True
+            self._tail = scan[-_MARK_TAIL:]
+            return True
+        else:
+            cut = end + len(SYNC_END) - len(self._tail)  # index in `data` just past the marker
+            if cut > 0:
+                self._stream.feed(data[:cut])
+            self.in_sync = False
+            on_frame_end()
+            rest = data[max(cut, 0) :]
+            if rest:
+                self._stream.feed(rest)
+            self.in_sync = scan.rfind(SYNC_BEGIN) > end
+            self._tail = scan[-_MARK_TAIL:]
+            return bool(rest)
+
+    def lines(self) -> list[str]:
+        """The screen's rows, right-trimmed."""
+        return [row.rstrip() for row in self._screen.display]
+
+    def text(self) -> str:
+        lines = self.lines()
+        while lines and not lines[-1]:
+            lines.pop()
+        return "\n".join(lines)
+
+    def history_and_lines(self) -> tuple[int, list[str]]:
+        """(absolute index of the first returned line, scrollback + screen rows)."""
+        hist = list(self._screen.history)
+        return self._screen.scrolled - len(hist), hist + self.lines()
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        return self._screen.cursor.y, self._screen.cursor.x
+
+    def resize(self, rows: int, cols: int) -> None:
+        self._screen.resize(rows, cols)
+
+    def ansi_redraw(self) -> bytes:
+        """Bytes that paint the current screen on a fresh terminal (for attach)."""
+        s = self._screen
+        out = ["\x1b[0m\x1b[H\x1b[2J"]
+        for y in range(s.lines):
+            row = s.buffer[y]
+            out.append(f"\x1b[{y + 1};1H")
+            prev = None
+            for x in range(s.columns):
+                ch = row[x]
+                if not ch.data:  # the stub after a wide character
+                    continue
+                sgr = _sgr(ch)
+                if sgr != prev:
+                    out.append(sgr)
+                    prev = sgr
+                out.append(ch.data)
+            out.append("\x1b[0m")
+        out.append(f"\x1b[{s.cursor.y + 1};{s.cursor.x + 1}H")
+        return "".join(out).encode("utf-8", "replace")
+
+
+_FG = {name: 30 + i for i, name in enumerate(("black", "red", "green", "brown", "blue", "magenta", "cyan", "white"))}
+
+
+def _colour(value: str, base: int) -> str | None:
+    if value == "default":
+        return None
+    if value in _FG:
+        return str(_FG[value] - 30 + base)
+    if len(value) == 6:  # pyte stores 256-colour and truecolour as hex
+        try:
+            r, g, b = int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+        except ValueError:
+            return None
+        return f"{base + 8};2;{r};{g};{b}"
+    return None
+
+
+def _sgr(ch) -> str:
+    codes = ["0"]
+    if ch.bold:
+        codes.append("1")
+    if ch.italics:
+        codes.append("3")
+    if ch.underscore:
+        codes.append("4")
+    if ch.reverse:
+        codes.append("7")
+    fg = _colour(ch.fg, 30)
+    bg = _colour(ch.bg, 40)
+    if fg:
+        codes.append(fg)
+    if bg:
+        codes.append(bg)
+    return "\x1b[" + ";".join(codes) + "m"

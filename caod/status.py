@@ -1,0 +1,57 @@
+"""The closed taxonomy of agent states, the signals that change them, and event kinds.
+
+Everything that talks about an agent's state (daemon, store, wire, client,
+providers) uses these three enums; nothing else invents status strings.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Status(str, enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    PROCESSING = "processing"
+    COMPLETED = "completed"  # idle again after answering a task
+    WAITING = "waiting_user_answer"  # a permission or choice prompt is up
+    ERROR = "error"  # the CLI shows an error screen; the process still runs
+    EXITED = "exited"  # terminal: the process is gone (exit code/signal on the agent)
+
+    @property
+    def ready(self) -> bool:
+        """True when the agent takes new input (a task or a message)."""
+        return self in (Status.IDLE, Status.COMPLETED)
+
+    @property
+    def live(self) -> bool:
+        return self is not Status.EXITED
+
+
+class Signal(str, enum.Enum):
+    """What produced a status change, most trustworthy first."""
+
+    HOOK = "hook"  # the CLI told us itself (e.g. Claude Code Stop hook)
+    SCREEN = "screen"  # provider patterns on the rendered screen at a frame boundary
+    OUTPUT = "output"  # output rising after input: an early `processing`
+    INPUT = "input"  # we delivered input (e.g. an answer to a prompt)
+    PROCESS = "process"  # spawn, exit code, signal
+    TIMEOUT = "timeout"  # input was not taken within the confirm window
+    RECOVERY = "recovery"  # daemon restart found the agent's process gone
+
+
+class EventKind(str, enum.Enum):
+    SPAWNED = "spawned"
+    STATUS = "status"
+    MESSAGE = "message"
+
+
+class FrameKind(str, enum.Enum):
+    """How a frame boundary was found (recorded in screen events)."""
+
+    SYNC = "sync"  # end of a DEC mode 2026 synchronized-output frame
+    QUIET = "quiet"  # a short quiescence window after output
+
+
+# Statuses a `send --wait` ends on: the turn is over, one way or another.
+TURN_OVER = frozenset({Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED})

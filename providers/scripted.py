@@ -1,0 +1,23 @@
+"""The scripted agent that ships with caod: a fake TUI coding CLI driven by rules.
+
+Used by the tests, the demo and the benchmarks, so nobody needs an account.
+"""
+
+import sys
+
+from caod.status import Status
+from providers.base import Answer, Pattern, Provider
+
+PROVIDER = Provider(
+    name="scripted",
+    description="caod's built-in scripted agent (no model, no account)",
+    command=[sys.executable, "-m", "providers.scripted_cli"],
+    patterns=[
+        Pattern(Status.WAITING, r"^\? Do you want to proceed\?", region=6),
+        Pattern(Status.PROCESSING, r"esc to interrupt", region=3),
+        Pattern(Status.ERROR, r"^  ✗ error · ", region=2),
+        Pattern(Status.IDLE, r"^  ready · \? for help", region=2),
+    ],
+    answer=Answer(start=r"^● ", stop=r"^(╭|> |✗ Error: )", indent="  "),
+    exit_keys="\x04",
+)
