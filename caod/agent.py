@@ -206,10 +206,9 @@ class Agent:
     @property
     def takes_input(self) -> bool:
         """Ready for a task, or showing a prompt/error that text can answer."""
-        return (
-            self.status in (Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR)
-            and not self.detector.awaiting_turn
-        )
+        if self.status is Status.WAITING:
+            return True  # an answer to the prompt, even in the middle of a turn
+        return self.status in (Status.IDLE, Status.COMPLETED, Status.ERROR) and not self.detector.awaiting_turn
 
     def deliver(self, text: str) -> None:
         """Type `text` as one bracketed paste plus the submit key.

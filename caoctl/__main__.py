@@ -1,0 +1,3 @@
+from caoctl.cli import main
+
+main()

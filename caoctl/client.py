@@ -1,0 +1,141 @@
+"""A small synchronous JSON-RPC client for caod's Unix socket.
+
+It uses the same protocol module as the daemon, so params are encoded and
+results decoded with the very Structs the daemon validates against.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterator
+
+import msgspec
+
+from caod import paths
+from caod.protocol import EVENT_NOTIFICATION, METHODS, ErrorObject, Event, Params, Result, encode_line
+
+
+class DaemonUnavailable(Exception):
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"no daemon answers on {path} ({reason}); start one with: caoctl daemon start")
+        self.path = path
+
+
+class RpcFailure(Exception):
+    """The daemon answered with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class _Incoming(msgspec.Struct):
+    """Either a response (id + result/error) or a notification (method + params)."""
+
+    id: Any = None
+    result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    error: ErrorObject | msgspec.UnsetType = msgspec.UNSET
+    method: str | msgspec.UnsetType = msgspec.UNSET
+    params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_decode_incoming = msgspec.json.Decoder(_Incoming).decode
+_decode_event = msgspec.json.Decoder(Event).decode
+
+
+class Client:
+    def __init__(self, socket_path: str | Path | None = None, connect_timeout: float = 5.0):
+        self.path = paths.socket_path(socket_path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(connect_timeout)
+        try:
+            self.sock.connect(str(self.path))
+        except FileNotFoundError:
+            self.sock.close()
+            raise DaemonUnavailable(self.path, "no socket") from None
+        except (ConnectionRefusedError, socket.timeout) as e:
+            self.sock.close()
+            raise DaemonUnavailable(self.path, type(e).__name__) from None
+        except PermissionError:
+            self.sock.close()
+            raise DaemonUnavailable(self.path, "permission denied") from None
+        self.sock.settimeout(None)
+        self._buf = bytearray()
+        self._next_id = 0
+        self._events: deque[Event] = deque()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    # ------------------------------------------------------------ framing
+
+    def _read_line(self) -> bytes:
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl >= 0:
+                line = bytes(self._buf[:nl])
+                del self._buf[: nl + 1]
+                return line
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the daemon closed the connection")
+            self._buf += chunk
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_message(self) -> _Incoming:
+        return _decode_incoming(self._read_line())
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, method: str, params: Params | dict | None = None, timeout: float | None = None) -> Result:
+        """Call `method`; return its typed result or raise RpcFailure."""
+        self._next_id += 1
+        rid = self._next_id
+        request = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            request["params"] = params
+        self.sock.sendall(encode_line(request))
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                msg = self.read_message()
+                if msg.method is not msgspec.UNSET:
+                    if msg.method == EVENT_NOTIFICATION and msg.params is not msgspec.UNSET:
+                        self._events.append(_decode_event(msg.params))
+                    continue
+                if msg.id != rid:
+                    continue
+                if msg.error is not msgspec.UNSET:
+                    err = msg.error
+                    raise RpcFailure(err.code, err.message, None if err.data is msgspec.UNSET else err.data)
+                result_type = METHODS[method][1]
+                return msgspec.json.decode(msg.result, type=result_type)  # type: ignore[arg-type]
+        finally:
+            self.sock.settimeout(None)
+
+    def events(self) -> Iterator[Event]:
+        """Events pushed after events.subscribe, as they arrive."""
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            msg = self.read_message()
+            if msg.method == EVENT_NOTIFICATION and msg.params is not msgspec.UNSET:
+                yield _decode_event(msg.params)
+
+    def leftover(self) -> bytes:
+        """Bytes read past the last frame (after an upgrade they are raw output)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data

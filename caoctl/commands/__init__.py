@@ -1,0 +1,1 @@
+"""One module per caoctl command; each exports `command`."""
