@@ -219,7 +219,7 @@ class Agent:
             raise AgentGone(self.id)
         if not self.takes_input:
             raise AgentBusy(self.id)
-        self.detector.on_input(self.current_answer())
+        self.detector.on_input(self.current_answer(), self.status)
         self._edge_armed = True
         self._submit_retried = False
         self._child.write(encode_input(text, self.screen.bracketed_paste))

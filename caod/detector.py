@@ -4,10 +4,11 @@ Pure logic over a provider and screen lines, so it is tested without a PTY.
 The agent calls `on_input` when it delivers a task and `on_frame` at every
 frame boundary; `on_frame` answers the status to move to, or None.
 
-The hard part is `completed`: an idle prompt after input means the turn is
-over only if we saw the agent work (a busy screen) or a new answer appeared.
-Otherwise the input may not have been taken yet, and the agent's confirm
-timer decides (press submit again, then give up).
+The hard part is the moment after input, before the CLI has reacted: its
+old screen is still drawn. An idle prompt then means the turn is over only
+if we saw the agent work (a busy screen) or a new answer appeared; the
+prompt or error it showed before the input is stale. If nothing happens,
+the agent's confirm timer decides (press submit again, then give up).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Detector:
         self.awaiting_turn = False  # input delivered, turn not over yet
         self.busy_seen = False  # a busy/waiting screen since that input
         self._baseline: tuple[int, str] | None = None
+        self._before: Status | None = None  # what the screen showed when input went in
 
     def answer(self, first_index: int, lines: list[str], cols: int) -> tuple[int, str] | None:
         """The last answer, placed by its absolute line index."""
@@ -31,10 +33,11 @@ class Detector:
             return None
         return first_index + found[0], found[1]
 
-    def on_input(self, baseline: tuple[int, str] | None) -> None:
+    def on_input(self, baseline: tuple[int, str] | None, before: Status) -> None:
         self.awaiting_turn = True
         self.busy_seen = False
         self._baseline = baseline
+        self._before = before
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
         return self.busy_seen or (current_answer is not None and current_answer != self._baseline)
@@ -50,6 +53,10 @@ class Detector:
         """
         seen = self.provider.classify(screen)
         if seen is None:
+            return None
+        if self.awaiting_turn and not self.busy_seen and seen is self._before and seen is not Status.IDLE:
+            # The prompt or error from before the input is still drawn: the
+            # CLI has not reacted yet. Not a new question, not a new error.
             return None
         if seen in (Status.PROCESSING, Status.WAITING):
             if self.awaiting_turn:

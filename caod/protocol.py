@@ -160,6 +160,7 @@ class SendParams(Params):
 
 class SendResult(Result):
     agent: AgentInfo
+    ended: Status | None = None  # with wait: the status that ended the turn
     answer: str | None = None  # with wait, when the turn completed
 
 

@@ -38,10 +38,32 @@ class _Screen(pyte.Screen):
             self.scrolled += 1
         super().index()
 
+    def resize(self, lines: int | None = None, columns: int | None = None) -> None:
+        """Shrink like a real terminal: rows below the cursor go first, then
+        the top scrolls into history (pyte alone drops the top rows, which
+        would erase an inline TUI's whole conversation)."""
+        lines = lines or self.lines
+        scroll = 0
+        if lines < self.lines:
+            excess = self.lines - lines
+            cut_bottom = min(excess, self.lines - 1 - self.cursor.y)
+            for y in range(self.lines - cut_bottom, self.lines):
+                self.buffer.pop(y, None)
+            self.lines -= cut_bottom
+            scroll = excess - cut_bottom
+            for y in range(scroll):
+                row = self.buffer[y]
+                self.history.append("".join(row[x].data for x in range(self.columns)).rstrip())
+                self.scrolled += 1
+        cursor_y = self.cursor.y
+        super().resize(lines, columns)
+        self.cursor.y = min(max(0, cursor_y - scroll), self.lines - 1)
+
     def erase_in_display(self, how: int = 0, *args, **kwargs) -> None:  # type: ignore[override]
-        super().erase_in_display(how, *args, **kwargs)
-        if how == 3:  # "clear scrollback"
+        if how == 3:  # "clear scrollback" (xterm): the visible screen stays as it is
             self.history.clear()
+            return
+        super().erase_in_display(how, *args, **kwargs)
 
 
 class AgentScreen:

@@ -75,7 +75,7 @@ def start(ctx, home, timeout, as_json):
     """Start a detached daemon unless one already answers."""
     st, started = start_daemon(settings(ctx).socket, home, timeout)
     if as_json:
-        emit_json({"started": started, **dict(_plain(st))})
+        emit_json({"started": started, "running": True, **dict(_plain(st))})
     else:
         click.echo(f"caod {'started' if started else 'already running'} (pid {st.pid}) on {st.socket}")
 

@@ -36,7 +36,7 @@ def command(ctx, agent, text, wait, timeout, as_json):
         emit_json(result)
     elif wait and result.answer is not None:
         click.echo(result.answer)
-    status = result.agent.status
+    status = result.ended
     if not wait or status is Status.COMPLETED:
         return
     if status is Status.WAITING:

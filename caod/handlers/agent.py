@@ -97,7 +97,7 @@ async def send(ctx: Context, p: SendParams) -> SendResult:
     if status is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
     answer = agent.last_answer() if status is Status.COMPLETED else None
-    return SendResult(agent.info(), answer)
+    return SendResult(agent.info(), ended=status, answer=answer)
 
 
 async def wait(ctx: Context, p: WaitParams) -> AgentInfo:

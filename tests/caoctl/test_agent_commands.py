@@ -1,0 +1,137 @@
+"""caoctl spawn / ls / status / send / wait / output / events / kill, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+APPROVAL = {"default": {"approval": "Delete the build folder?", "reply": "deleted", "think": 0.05}}
+
+
+def test_spawn_prints_id_and_json(daemon, caoctl, caoctl_json):
+    r = caoctl(daemon, "spawn", "--provider", "scripted", "--name", "w1", "--wait")
+    assert r.returncode == 0, r.stderr
+    agent_id = r.stdout.strip()
+    assert len(agent_id) == 8 and all(ch in "0123456789abcdef" for ch in agent_id)
+    info = caoctl_json(daemon, "status", "w1")
+    assert info["id"] == agent_id
+    assert info["status"] == "idle"
+    for key in ("id", "name", "provider", "status", "pid", "cwd", "created_at", "exit_code"):
+        assert key in info
+    data = caoctl_json(daemon, "spawn", "-p", "scripted", "--env", "A=1", "--wait")
+    assert data["provider"] == "scripted" and data["status"] == "idle"
+
+
+def test_spawn_bad_input_is_one_clear_line(daemon, caoctl, one_line_error):
+    one_line_error(caoctl(daemon, "spawn", "--provider", "nope"), 1, "unknown provider 'nope'")
+    one_line_error(caoctl(daemon, "spawn", "-p", "scripted", "--cwd", "/no/such/dir"), None, "does not exist")
+    r = caoctl(daemon, "spawn", "-p", "scripted", "--env", "NOEQUALS")
+    assert r.returncode == 2 and "KEY=VALUE" in r.stderr and "Traceback" not in r.stderr
+    caoctl(daemon, "spawn", "-p", "scripted", "--name", "dup")
+    one_line_error(caoctl(daemon, "spawn", "-p", "scripted", "--name", "dup"), 1, "already named 'dup'")
+
+
+def test_ls_and_status(daemon, caoctl, caoctl_json):
+    r = caoctl(daemon, "ls")
+    assert r.returncode == 0 and r.stdout.strip() == "no agents"
+    ids = [caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip() for _ in range(2)]
+    r = caoctl(daemon, "ls")
+    assert r.stdout.splitlines()[0].split()[:4] == ["ID", "NAME", "PROVIDER", "STATUS"]
+    assert all(i in r.stdout for i in ids)
+    listed = caoctl_json(daemon, "ls")
+    assert sorted(a["id"] for a in listed) == sorted(ids)
+    caoctl(daemon, "kill", ids[0])
+    assert [a["id"] for a in caoctl_json(daemon, "ls", "--live")] == [ids[1]]
+    r = caoctl(daemon, "status", ids[1])
+    assert "status:" in r.stdout and "idle" in r.stdout and ids[1] in r.stdout
+
+
+def test_send_wait_prints_the_answer(daemon, caoctl, caoctl_json):
+    rules = {"rules": [{"match": "^sum", "reply": "line one\nline two", "think": 0.1}]}
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
+    r = caoctl(daemon, "send", agent, "sum it up", "--wait")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "line one\nline two\n"
+    data = caoctl_json(daemon, "send", agent, "hello", "--wait")
+    assert data["answer"] == "echo: hello"
+    assert data["agent"]["status"] == "completed"
+    # stdin as the message
+    r = caoctl(daemon, "send", agent, "-", "--wait", input="from stdin\n")
+    assert r.stdout.strip() == "echo: from stdin"
+
+
+def test_send_without_wait_then_wait_and_output(daemon, caoctl):
+    rules = {"default": {"reply": "slow answer", "think": 0.5}}
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
+    r = caoctl(daemon, "send", agent, "go")
+    assert r.returncode == 0 and r.stdout == ""
+    r = caoctl(daemon, "wait", agent, "--status", "completed", "--timeout", "20")
+    assert r.returncode == 0 and r.stdout.strip() == "completed"
+    assert caoctl(daemon, "output", agent, "--last").stdout.strip() == "slow answer"
+    screen = caoctl(daemon, "output", agent).stdout
+    assert "> go" in screen and "● slow answer" in screen and "\x1b" not in screen
+    history = caoctl(daemon, "output", agent, "--history").stdout
+    assert "scripted-agent" in history
+
+
+def test_send_exit_codes(daemon, caoctl, one_line_error):
+    rules = {"rules": [
+        {"match": "^ask", "approval": "Proceed?", "reply": "done"},
+        {"match": "^fail", "error": "model overloaded"},
+        {"match": "^slow", "reply": "late", "think": 5},
+    ]}
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
+    one_line_error(caoctl(daemon, "send", agent, "ask first", "--wait"), 3, "waiting for an answer")
+    r = caoctl(daemon, "send", agent, "1", "--wait")
+    assert r.returncode == 0 and r.stdout.strip() == "done"
+    one_line_error(caoctl(daemon, "send", agent, "fail now", "--wait"), 1, "status error")
+    one_line_error(caoctl(daemon, "send", agent, "slow one", "--wait", "--timeout", "0.5"), 124, "did not finish")
+    one_line_error(caoctl(daemon, "send", agent, "while busy"), 1, "busy")
+    one_line_error(caoctl(daemon, "send", "nobody", "hi"), 1, "no such agent")
+    one_line_error(caoctl(daemon, "send", agent, "\x1b\x03"), 1, "empty")
+
+
+def test_events_list_and_follow(daemon, caoctl, caoctl_json):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    caoctl(daemon, "send", agent, "hi", "--wait")
+    events = caoctl_json(daemon, "events", "--agent", agent)
+    transitions = [(e["old"], e["new"]) for e in events if e["kind"] == "status"]
+    assert ("starting", "idle") in transitions and ("processing", "completed") in transitions
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    text = caoctl(daemon, "events", "-n", "3").stdout.strip().splitlines()
+    assert len(text) == 3 and "processing -> completed" in text[-1]
+
+    follow = subprocess.Popen([sys.executable, "-m", "caoctl", "events", "--follow", "--json", "-n", "1"],
+                              env=daemon.env, stdout=subprocess.PIPE, text=True)
+    try:
+        replayed = json.loads(follow.stdout.readline())  # the one replayed event: it has subscribed
+        assert replayed["new"] == "completed"
+        caoctl(daemon, "send", agent, "again", "--wait")
+        seen = []
+        while not any(e.get("new") == "completed" for e in seen):
+            line = follow.stdout.readline()
+            assert line, "events --follow ended early"
+            seen.append(json.loads(line))
+        assert seen[0]["agent"] == agent and seen[0]["new"] == "processing"
+    finally:
+        follow.terminate()
+        follow.wait(10)
+
+
+def test_kill_reports_signal(daemon, caoctl, caoctl_json):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    info = caoctl_json(daemon, "kill", agent, "--grace", "2")
+    assert info["status"] == "exited"
+    # The scripted agent exits 143 on SIGTERM (a CLI that ignored it would show signal 9).
+    assert info["exit_code"] == 143 or info["exit_signal"] == 15, info
+    assert caoctl_json(daemon, "status", agent)["status"] == "exited"
+    r = caoctl(daemon, "send", agent, "hello")
+    assert r.returncode == 1 and "exited" in r.stderr
+
+
+def test_no_daemon_is_a_clear_error(daemon_factory, caoctl, one_line_error):
+    idle = daemon_factory.new(start=False)
+    one_line_error(caoctl(idle, "ls"), 2, "no daemon answers")
+    r = caoctl(idle, "daemon", "status")
+    assert r.returncode == 3 and "not running" in r.stdout
