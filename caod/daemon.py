@@ -63,12 +63,13 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
-        await self.server.close()
-        await self.agents.stop_all(STOP_GRACE_S)
-        await self.store.close()
+        self.server.stop_listening()
         if self._listen_sock is None:
             try:
                 self.socket_path.unlink()
             except FileNotFoundError:
                 pass
+        await self.agents.stop_all(STOP_GRACE_S)
+        await self.store.close()
         log.info("caod stopped")
+        await self.server.close()

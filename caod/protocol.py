@@ -53,7 +53,9 @@ class ErrorObject(msgspec.Struct, omit_defaults=True):
     data: Any = UNSET
 
 
-class Response(msgspec.Struct, omit_defaults=True):
+class Response(msgspec.Struct):
+    # No omit_defaults: "jsonrpc" must be in every response (result/error are
+    # UNSET when absent, and msgspec always omits UNSET fields).
     id: int | str | None
     jsonrpc: str = JSONRPC
     result: Any = UNSET

@@ -16,7 +16,8 @@ from typing import Callable
 
 import ptyprocess
 
-READ_SIZE = 65536
+# Bounded so one flooding agent yields the loop to the others between reads.
+READ_SIZE = 32768
 
 
 class PtyChild:

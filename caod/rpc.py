@@ -64,7 +64,9 @@ class Dispatcher:
             raise RuntimeError(f"handlers out of step with the protocol: missing {missing}, extra {extra}")
         self.handlers = handlers
 
-    def parse_object(self, obj: msgspec.Raw) -> Call | Response:
+    def parse_object(self, obj: msgspec.Raw) -> Call | Response | None:
+        """A call to run, an error to send, or None for a notification that
+        cannot run (JSON-RPC 2.0 never replies to a notification)."""
         try:
             req = msgspec.json.decode(obj, type=Request)
         except msgspec.ValidationError as e:
@@ -74,6 +76,8 @@ class Dispatcher:
         if req.jsonrpc != "2.0":
             return error_response(rid, ErrorCode.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"')
         if req.method not in self.handlers:
+            if notification:
+                return None
             return error_response(rid, ErrorCode.METHOD_NOT_FOUND, f"unknown method: {req.method}")
         params_type = METHODS[req.method][0]
         raw = bytes(req.params)
@@ -82,6 +86,8 @@ class Dispatcher:
         try:
             params = msgspec.json.decode(raw, type=params_type)
         except msgspec.ValidationError as e:
+            if notification:
+                return None
             return error_response(rid, ErrorCode.INVALID_PARAMS, f"invalid params for {req.method}: {e}")
         return Call(rid, notification, req.method, params, self.handlers[req.method])
 

@@ -30,11 +30,23 @@ class _Screen(pyte.Screen):
         self.scrolled = 0  # lines ever scrolled off (to place answers in time)
         super().__init__(columns, lines)
 
+    def row_text(self, y: int) -> str:
+        """Row `y` as text. Built from pyte's sparse row dict: `display` walks
+        every cell through wcwidth and costs ~20x more. A wide character's
+        stub cell holds "" and so drops out by itself."""
+        row = self.buffer.get(y)
+        if not row:
+            return ""
+        cells = [" "] * self.columns
+        for x, ch in row.items():
+            if x < self.columns:
+                cells[x] = ch.data
+        return "".join(cells).rstrip()
+
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
         if self.cursor.y == bottom and top == 0:
-            line = self.buffer[0]
-            self.history.append("".join(line[x].data for x in range(self.columns)).rstrip())
+            self.history.append(self.row_text(0))
             self.scrolled += 1
         super().index()
 
@@ -52,8 +64,7 @@ class _Screen(pyte.Screen):
             self.lines -= cut_bottom
             scroll = excess - cut_bottom
             for y in range(scroll):
-                row = self.buffer[y]
-                self.history.append("".join(row[x].data for x in range(self.columns)).rstrip())
+                self.history.append(self.row_text(y))
                 self.scrolled += 1
         cursor_y = self.cursor.y
         super().resize(lines, columns)
@@ -72,6 +83,7 @@ class AgentScreen:
         self._stream = pyte.ByteStream(self._screen)
         self.in_sync = False
         self._tail = b""
+        self._lines: list[str] | None = None  # rendered rows, until the next change
 
     @property
     def cols(self) -> int:
@@ -92,6 +104,7 @@ class AgentScreen:
         the last one is evaluated. Returns True when output came after that
         point (the screen changed since the last frame boundary).
         """
+        self._lines = None
         scan = self._tail + data
         end = scan.rfind(SYNC_END)
         if end < 0:
@@ -109,14 +122,17 @@ class AgentScreen:
             on_frame_end()
             rest = data[max(cut, 0) :]
             if rest:
+                self._lines = None
                 self._stream.feed(rest)
             self.in_sync = scan.rfind(SYNC_BEGIN) > end
             self._tail = scan[-_MARK_TAIL:]
             return bool(rest)
 
     def lines(self) -> list[str]:
-        """The screen's rows, right-trimmed."""
-        return [row.rstrip() for row in self._screen.display]
+        """The screen's rows, right-trimmed (rendered once per change)."""
+        if self._lines is None:
+            self._lines = [self._screen.row_text(y) for y in range(self._screen.lines)]
+        return list(self._lines)
 
     def text(self) -> str:
         lines = self.lines()
@@ -134,6 +150,7 @@ class AgentScreen:
         return self._screen.cursor.y, self._screen.cursor.x
 
     def resize(self, rows: int, cols: int) -> None:
+        self._lines = None
         self._screen.resize(rows, cols)
 
     def ansi_redraw(self) -> bytes:

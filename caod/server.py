@@ -114,6 +114,8 @@ class Connection:
             self.send(error_response(None, ErrorCode.PARSE_ERROR, f"parse error: {e}"))
             return None
         call = dispatcher.parse_object(parsed)
+        if call is None:  # a notification that cannot run: no reply
+            return None
         if isinstance(call, Response):
             self.send(call)
             return None
@@ -150,6 +152,8 @@ class Connection:
         out: list[Response] = []
         for item in items:
             call = self.daemon.dispatcher.parse_object(item)
+            if call is None:
+                continue
             if isinstance(call, Response):
                 out.append(call)
             elif call.method == "agent.attach":
@@ -205,13 +209,22 @@ class Server:
             self._connections.add(task)
         try:
             await Connection(self.daemon, reader, writer).serve()
+        except asyncio.CancelledError:
+            # close() cancels us at shutdown. Ending cancelled would make
+            # asyncio's stream callback log a traceback (Python 3.11).
+            pass
         finally:
             if task is not None:
                 self._connections.discard(task)
 
-    async def close(self) -> None:
+    def stop_listening(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    async def close(self) -> None:
+        """Drop every connection. Done last at shutdown, so a client waiting for
+        EOF (caoctl daemon stop) knows the daemon has finished its work."""
+        self.stop_listening()
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)

@@ -43,11 +43,14 @@ def start_daemon(sock: Path, home: str | None, timeout: float) -> tuple[DaemonSt
     finally:
         os.close(read_fd)
     if not got.startswith(b"ready"):
-        code = proc.poll()
-        tail = _tail(out_path)
-        if code is None:
+        if not readable:
             proc.terminate()
             raise CommandFailed(f"caod did not become ready within {timeout:g}s; see {out_path}")
+        try:  # EOF without "ready": it is exiting
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = "?"
+        tail = _tail(out_path)
         raise CommandFailed(f"caod failed to start (exit {code}): {tail or 'see ' + str(out_path)}")
     with Client(sock) as c:
         return c.call("daemon.status"), True

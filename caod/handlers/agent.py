@@ -75,7 +75,17 @@ async def send(ctx: Context, p: SendParams) -> SendResult:
             raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
         if not agent.takes_input:
             raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} is busy ({agent.status.value})")
-        over = agent.watch(lambda _o, new, sig: new in TURN_OVER or sig is Signal.TIMEOUT) if p.wait else None
+        # The answer is read at the transition that ends the turn: by the time
+        # this coroutine resumes, later output (a goodbye line) may be drawn.
+        answer_at_end: list[str | None] = []
+
+        def turn_over(_old: Status, new: Status, sig: Signal) -> bool:
+            if new in TURN_OVER or sig is Signal.TIMEOUT:
+                answer_at_end.append(agent.last_answer() if new is Status.COMPLETED else None)
+                return True
+            return False
+
+        over = agent.watch(turn_over) if p.wait else None
         try:
             agent.deliver(p.text)
         except (AgentBusy, AgentGone, ProcessLookupError) as e:
@@ -96,7 +106,7 @@ async def send(ctx: Context, p: SendParams) -> SendResult:
         raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
     if status is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
-    answer = agent.last_answer() if status is Status.COMPLETED else None
+    answer = answer_at_end[0] if answer_at_end else None
     return SendResult(agent.info(), ended=status, answer=answer)
 
 

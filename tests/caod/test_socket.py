@@ -1,0 +1,177 @@
+"""The daemon's socket and process life: permissions, stale sockets, rivals, SIGTERM, peers."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import stat
+
+import pytest
+
+from caoctl.client import Client, DaemonUnavailable
+from caod.protocol import ErrorCode
+from caod.status import Status
+
+NOBODY = 65534
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_socket_and_folder_are_private(daemon):
+    assert stat.S_ISSOCK(os.lstat(daemon.socket).st_mode)
+    assert mode(daemon.socket) == 0o600
+    assert mode(daemon.socket.parent) == 0o700
+    assert mode(daemon.home) == 0o700
+
+
+def test_loose_folder_is_tightened(daemon_factory):
+    d = daemon_factory.new(start=False)
+    os.chmod(d.socket_dir, 0o755)
+    d.start()
+    assert mode(d.socket_dir) == 0o700
+    assert mode(d.socket) == 0o600
+
+
+def test_stale_socket_file_is_replaced(daemon_factory):
+    d = daemon_factory.new(start=False)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(d.socket))  # a socket file nobody listens on
+    dead.close()
+    assert stat.S_ISSOCK(os.lstat(d.socket).st_mode)
+    d.start()
+    assert d.client().call("daemon.ping").pid == d.pid
+
+
+def test_restart_after_kill_9(daemon_factory):
+    first = daemon_factory.new()
+    first.kill()
+    assert first.socket.exists()  # nobody removed it
+    with pytest.raises(DaemonUnavailable):
+        Client(first.socket)
+    second = daemon_factory.same(first)
+    assert second.client().call("daemon.ping").pid == second.pid
+
+
+def test_path_that_is_not_a_socket(daemon_factory):
+    d = daemon_factory.new(start=False)
+    d.socket.write_text("precious")
+    d.start(expect_ready=False)
+    assert d.proc.wait(timeout=15) != 0
+    assert "not a socket" in d.stderr()
+    assert d.socket.read_text() == "precious"
+
+
+def test_second_daemon_on_a_live_socket(daemon, daemon_factory):
+    rival = daemon_factory.same(daemon, start=False)
+    rival.start(expect_ready=False)
+    assert rival.proc.wait(timeout=15) != 0
+    err = rival.stderr()
+    assert f"pid {daemon.pid}" in err and "already running" in err, err
+    assert "Traceback" not in err
+    # the first daemon is untouched
+    assert daemon.client().call("daemon.ping").pid == daemon.pid
+    assert daemon.socket.exists()
+
+
+def test_sigterm_stops_agents_and_removes_the_socket(daemon, ready_agent):
+    c = daemon.client()
+    agents = [ready_agent(c), ready_agent(c, {"rules": [{"match": ".", "reply": "x", "think": 30}]})]
+    client_b = daemon.client()
+    client_b.call("agent.send", {"agent": agents[1].id, "text": "busy"})
+    client_b.call("agent.wait", {"agent": agents[1].id, "statuses": ["processing"], "timeout": 10})
+    pids = [a.pid for a in agents]
+    assert not any(gone(p) for p in pids)
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=20) == 0
+    assert not daemon.socket.exists()
+    assert all(gone(p) for p in pids), [p for p in pids if not gone(p)]
+    assert "Traceback" not in daemon.stderr()
+
+
+def test_shutdown_method(daemon, ready_agent):
+    c = daemon.client()
+    info = ready_agent(c)
+    assert c.call("daemon.shutdown").ok is True
+    assert daemon.proc.wait(timeout=20) == 0
+    assert not daemon.socket.exists()
+    assert gone(info.pid)
+
+
+def test_restarted_daemon_records_the_stopped_agents(daemon, daemon_factory, ready_agent):
+    info = ready_agent(daemon.client())
+    assert daemon.stop() == 0
+    again = daemon_factory.same(daemon)
+    c = again.client()
+    events = [e for e in c.call("events.list", {"limit": 1000}).events if e.agent == info.id]
+    assert events[-1].new is Status.EXITED and events[-1].signal.value == "process"
+    assert c.call("daemon.status").agents == 0  # a new daemon starts with no agents in memory
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+def test_another_uid_is_refused(daemon):
+    # Open the filesystem on purpose, so only the daemon's own SO_PEERCRED check stands in the way.
+    os.chmod(daemon.socket.parent, 0o777)
+    os.chmod(daemon.socket, 0o666)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: become nobody, connect, report what happened
+        report: dict = {}
+        try:
+            os.close(r)
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(str(daemon.socket))
+            try:
+                s.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": "daemon.status"}\n')
+            except OSError:
+                pass
+            data, end = b"", "eof"
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:  # closed with our request unread: a reset after the data
+                    end = "reset"
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            report = {"uid": os.getuid(), "data": data.decode(errors="replace"), "end": end}
+        except BaseException as e:  # noqa: BLE001 - report everything to the parent
+            report = {"exception": repr(e)}
+        finally:
+            os.write(w, json.dumps(report).encode())
+            os._exit(0)
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], 20)
+        assert ready, "the child did not report"
+        raw = b""
+        while chunk := os.read(r, 65536):
+            raw += chunk
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    report = json.loads(raw)
+    assert "exception" not in report, report
+    assert report["uid"] == NOBODY and report["end"] in ("eof", "reset")
+    lines = [json.loads(line) for line in report["data"].splitlines() if line.strip()]
+    assert len(lines) == 1, report  # one refusal, then the connection is closed
+    assert lines[0]["error"]["code"] == ErrorCode.PERMISSION_DENIED
+    assert "result" not in lines[0]
+    # the owner is still served
+    assert daemon.client().call("daemon.ping").pid == daemon.pid

@@ -1,0 +1,225 @@
+"""Detector and provider logic over plain screen lines (no PTY, no daemon)."""
+
+from __future__ import annotations
+
+import pytest
+
+import providers
+from caod.detector import Detector
+from caod.status import Status
+from providers.base import Pattern, Provider
+
+SCRIPTED = providers.get("scripted")
+
+BOX = ["╭" + "─" * 20 + "╮", "│ > " + " " * 16 + " │", "╰" + "─" * 20 + "╯"]
+IDLE = [*BOX, "  ready · ? for help"]
+BUSY = ["⠙ Thinking… (0s · esc to interrupt)", "  working · esc to interrupt"]
+WAITING = ["? Do you want to proceed? Deploy", "❯ 1. Yes", "  2. No", "  (press 1 or 2 · esc to cancel)"]
+ERROR = [*BOX, "  ✗ error · boom"]
+
+
+def screen(*blocks: list[str], blank: int = 3) -> list[str]:
+    """Screen rows: the blocks in order, then blank rows (an inline TUI rarely fills the screen)."""
+    rows: list[str] = []
+    for block in blocks:
+        rows += block
+    return rows + [""] * blank
+
+
+def turn(prompt: str, answer: list[str]) -> list[str]:
+    return [f"> {prompt}", "", f"● {answer[0]}", *(f"  {line}" for line in answer[1:]), ""]
+
+
+# ---------------------------------------------------------------- classify
+
+
+@pytest.mark.parametrize(
+    "rows, status",
+    [
+        (screen(IDLE), Status.IDLE),
+        (screen(turn("hi", ["echo: hi"]), IDLE), Status.IDLE),
+        (screen(turn("hi", ["x"]), BUSY), Status.PROCESSING),
+        (screen(WAITING), Status.WAITING),
+        (screen(turn("e", ["x"]), ERROR), Status.ERROR),
+        (screen(["just a banner"]), None),
+        ([""] * 10, None),
+    ],
+)
+def test_scripted_classify(rows, status):
+    assert SCRIPTED.classify(rows) is status
+
+
+def test_classify_looks_only_at_the_bottom_region():
+    # an old idle footer high up, a busy screen at the bottom: busy wins
+    rows = screen(IDLE, ["> next", ""], BUSY)
+    assert SCRIPTED.classify(rows) is Status.PROCESSING
+    # the idle pattern's region is 2 lines: a footer 3 lines up no longer counts
+    assert SCRIPTED.classify(screen(IDLE, ["a", "b"])) is None
+
+
+def test_classify_pattern_order_and_hook():
+    p = Provider(
+        name="t", description="", command=["true"],
+        patterns=[Pattern(Status.WAITING, r"^ask$"), Pattern(Status.IDLE, r"^\$ $|^\$$")],
+    ).compiled()
+    assert p.classify(["ask", "$"]) is Status.WAITING  # first pattern that matches wins
+    assert p.classify(["$", "", ""]) is Status.IDLE
+    hooked = Provider(
+        name="h", description="", command=["true"], patterns=[Pattern(Status.IDLE, ".")],
+        classify_hook=lambda lines: Status.ERROR if "bad" in lines else None,
+    ).compiled()
+    assert hooked.classify(["bad"]) is Status.ERROR
+    assert hooked.classify(["fine"]) is None  # the hook replaces the patterns
+
+
+# ---------------------------------------------------------------- extract_answer
+
+
+def test_extract_single_and_multi_line():
+    rows = screen(turn("a", ["first"]), turn("b", ["line one", "line two", "  indented"]), IDLE)
+    begin, text = SCRIPTED.extract_answer(rows, 40)
+    assert text == "line one\nline two\n  indented"
+    assert rows[begin].startswith("● line one")
+
+
+def test_extract_without_answer_or_without_rules():
+    assert SCRIPTED.extract_answer(screen(IDLE), 40) is None
+    bare = Provider(name="b", description="", command=["true"], patterns=[]).compiled()
+    assert bare.extract_answer(["● x"], 40) is None
+
+
+def test_extract_stops_at_the_next_prompt_and_error():
+    rows = screen(turn("a", ["answer"]), ["> typed but not answered", ""], IDLE)
+    assert SCRIPTED.extract_answer(rows, 40)[1] == "answer"
+    rows = screen(turn("a", ["answer"]), ["✗ Error: boom", ""], ERROR)
+    assert SCRIPTED.extract_answer(rows, 40)[1] == "answer"
+
+
+def test_extract_joins_soft_wrapped_rows():
+    cols = 12
+    # "● " + 10 chars fills the row: the terminal wrapped the rest onto the next row
+    rows = screen(["> q", "", "● abcdefghij", "klmnop", "", *IDLE])
+    assert SCRIPTED.extract_answer(rows, cols)[1] == "abcdefghijklmnop"
+    # a wrapped continuation of an indented line, wrapping twice
+    rows = screen(["● top", "  0123456789", "abcdefghijkl", "xyz", "  next", "", *IDLE])
+    assert SCRIPTED.extract_answer(rows, cols)[1] == "top\n0123456789abcdefghijklxyz\nnext"
+
+
+def test_extract_without_cols_does_not_join():
+    rows = screen(["● abcdefghij", "klmnop", "", *IDLE])
+    assert SCRIPTED.extract_answer(rows, None)[1] == "abcdefghij\nklmnop"
+    # a row shorter than the width is a real line break
+    assert SCRIPTED.extract_answer(rows, 13)[1] == "abcdefghij\nklmnop"
+
+
+def test_detector_answer_is_placed_by_absolute_index():
+    d = Detector(SCRIPTED)
+    rows = screen(turn("a", ["x"]), IDLE)
+    assert d.answer(100, rows, 40) == (102, "x")
+
+
+# ---------------------------------------------------------------- detector
+
+
+def test_starting_screen_becomes_idle():
+    d = Detector(SCRIPTED)
+    assert d.on_frame(Status.STARTING, screen(["banner"]), lambda: None) is None
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE
+    assert d.on_frame(Status.IDLE, screen(IDLE), lambda: None) is Status.IDLE
+
+
+def test_turn_with_busy_screen_completes():
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    assert d.awaiting_turn
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert d.busy_seen
+    answer = (5, "done")
+    assert d.on_frame(Status.PROCESSING, screen(turn("q", ["done"]), IDLE), lambda: answer) is Status.COMPLETED
+    assert not d.awaiting_turn
+
+
+def test_idle_screen_before_the_input_is_taken_is_not_completed():
+    d = Detector(SCRIPTED)
+    baseline = (3, "old answer")
+    d.on_input(baseline, Status.IDLE)
+    # the old answer still shows and nothing looked busy: not taken yet
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: baseline) is None
+    assert d.awaiting_turn
+    assert not d.input_taken(baseline)
+    # a new answer without a busy frame in between (a very fast turn)
+    assert d.input_taken((9, "new answer"))
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (9, "new answer")) is Status.COMPLETED
+
+
+def test_same_text_answer_at_a_new_place_counts_as_new():
+    d = Detector(SCRIPTED)
+    d.on_input((3, "pong"), Status.IDLE)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (8, "pong")) is Status.COMPLETED
+
+
+def test_give_up_input():
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    d.give_up_input()
+    assert not d.awaiting_turn
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+
+
+def test_waiting_and_error_screens():
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    assert d.on_frame(Status.PROCESSING, screen(WAITING), lambda: None) is Status.WAITING
+    assert d.busy_seen
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    assert d.on_frame(Status.PROCESSING, screen(ERROR), lambda: None) is Status.ERROR
+    assert not d.awaiting_turn  # an error screen ends the turn
+
+
+def test_completed_stays_until_next_input():
+    d = Detector(SCRIPTED)
+    calls = []
+
+    def answer():
+        calls.append(1)
+        return (1, "x")
+
+    assert d.on_frame(Status.COMPLETED, screen(IDLE), answer) is None
+    assert calls == []  # extraction is only done when needed
+
+
+@pytest.mark.parametrize("current", [Status.WAITING, Status.PROCESSING])
+def test_busy_without_our_input_then_idle_is_a_finished_turn(current):
+    d = Detector(SCRIPTED)
+    assert d.on_frame(current, screen(IDLE), lambda: None) is Status.COMPLETED
+
+
+def test_error_then_idle_without_input_goes_idle():
+    d = Detector(SCRIPTED)
+    assert d.on_frame(Status.ERROR, screen(IDLE), lambda: None) is Status.IDLE
+
+
+def test_unknown_screen_keeps_the_status():
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    assert d.on_frame(Status.PROCESSING, screen(["some output", "more"]), lambda: None) is None
+    assert d.awaiting_turn and not d.busy_seen
+
+
+@pytest.mark.parametrize("before, stale", [(Status.WAITING, WAITING), (Status.ERROR, ERROR)])
+def test_the_screen_from_before_the_input_is_stale(before, stale):
+    d = Detector(SCRIPTED)
+    d.on_input((1, "old"), before)
+    # the CLI has not redrawn yet: the old prompt/error is not a new status
+    assert d.on_frame(before, screen(stale), lambda: (1, "old")) is None
+    assert d.awaiting_turn
+    assert d.on_frame(before, screen(BUSY), lambda: (1, "old")) is Status.PROCESSING
+    # after it worked, the same kind of screen is new
+    assert d.on_frame(Status.PROCESSING, screen(stale), lambda: (1, "old")) is before
+
+
+def test_a_different_screen_right_after_input_counts():
+    d = Detector(SCRIPTED)
+    d.on_input((1, "old"), Status.WAITING)
+    assert d.on_frame(Status.WAITING, screen(ERROR), lambda: (1, "old")) is Status.ERROR
