@@ -73,6 +73,13 @@ class Agent:
         self.detector = Detector(provider)
         self.transcript_path = transcript
         self.transcript = Transcript(transcript)
+        # Orchestration facts, set by the manager before start().
+        self.session: str | None = None
+        self.profile: str | None = None
+        self.role: str | None = None
+        self.parent: str | None = None
+        self.spec: str | None = None  # JSON: how to launch it again
+        self.token_hash: str | None = None
         self.viewers: set[asyncio.StreamWriter] = set()
         self.exited = asyncio.Event()
         self.input_lock = asyncio.Lock()
@@ -94,17 +101,19 @@ class Agent:
         )
         self.pid = self._child.pid
         self._store.write(
-            "INSERT INTO agents (id, name, provider, cwd, command, pid, status, status_since, created_at,"
-            " rows, cols, transcript) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO agents (id, name, provider, cwd, command, pid, status, status_since,"
+            " created_at, rows, cols, transcript, session, profile, role, parent, spec)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 self.id, self.name, self.provider.name, self.cwd, " ".join(self.command), self.pid,
                 self.status.value, self.status_since, self.created_at, self.rows, self.cols,
-                str(self.transcript_path),
+                str(self.transcript_path), self.session, self.profile, self.role, self.parent, self.spec,
             ),
         )
         self._bus.publish(
             EventKind.SPAWNED, self.id, new=Status.STARTING, signal=Signal.PROCESS,
-            detail={"pid": self.pid, "provider": self.provider.name, "name": self.name},
+            detail={"pid": self.pid, "provider": self.provider.name, "name": self.name,
+                    "session": self.session, "profile": self.profile, "parent": self.parent},
         )
 
     def info(self) -> AgentInfo:
@@ -113,6 +122,7 @@ class Agent:
             status_since=self.status_since, pid=self.pid, cwd=self.cwd, command=self.command,
             created_at=self.created_at, rows=self.rows, cols=self.cols,
             exit_code=self.exit_code, exit_signal=self.exit_signal,
+            session=self.session, profile=self.profile, role=self.role, parent=self.parent,
         )
 
     async def terminate(self, grace: float) -> None:

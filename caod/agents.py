@@ -1,22 +1,51 @@
-"""The set of agents this daemon runs: spawn, look up, stop, recover."""
+"""The set of agents this daemon runs: spawn, look up, authenticate, stop, recover."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import secrets
+import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 import providers
 from caod.agent import Agent
 from caod.events import EventBus
+from caod.logs import log
 from caod.protocol import ErrorCode, SpawnParams
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
 from caod.store import Store
 
+if TYPE_CHECKING:
+    from caod.profiles import Profile
+
 MAX_ROWS, MAX_COLS = 500, 1000
+BRIDGE_NAME = "caod"  # the MCP server name agents see (tools appear as caod.handoff, ...)
+
+
+@dataclass
+class Launch:
+    """Orchestration facts for an agent started from a profile."""
+
+    session: str | None = None
+    profile: "Profile | None" = None
+    role: str | None = None
+    parent: str | None = None
+    model: str | None = None
+    yolo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class AgentManager:
@@ -26,6 +55,7 @@ class AgentManager:
         self._bus = bus
         self._store = store
         self.agents: dict[str, Agent] = {}
+        self._by_token: dict[str, Agent] = {}
 
     def resolve(self, ref: str) -> Agent:
         """An agent by id, by name (live agents first), or by a unique id prefix."""
@@ -40,7 +70,14 @@ class AgentManager:
             return prefixed[0]
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no such agent: {ref}")
 
-    def spawn(self, p: SpawnParams) -> Agent:
+    def authenticate(self, token: str) -> Agent:
+        """The live agent holding `token`; anything else is refused."""
+        agent = self._by_token.get(hash_token(token)) if token else None
+        if agent is None or not agent.status.live:
+            raise RpcError(ErrorCode.PERMISSION_DENIED, "permission denied: unknown or stale agent token")
+        return agent
+
+    def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None) -> Agent:
         try:
             provider = providers.get(p.provider)
         except providers.UnknownProvider as e:
@@ -58,9 +95,11 @@ class AgentManager:
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
-        agent_id = secrets.token_hex(4)
-        while agent_id in self.agents:
+        if agent_id is None:
             agent_id = secrets.token_hex(4)
+            while agent_id in self.agents:
+                agent_id = secrets.token_hex(4)
+        token = secrets.token_urlsafe(32)
         env = dict(os.environ)
         env.update(provider.spec.env)
         env.update(p.env)
@@ -68,43 +107,107 @@ class AgentManager:
             {
                 "TERM": env.get("CAOD_AGENT_TERM", "xterm-256color"),
                 "CAO_AGENT_ID": agent_id,
+                "CAO_AGENT_TOKEN": token,
                 "CAOD_SOCKET": str(self._socket),
             }
         )
+        launch_args = self._launch_args(provider.spec, agent_id, token, launch) if launch else []
         agent = Agent(
             agent_id=agent_id,
             name=p.name,
             provider=provider,
             cwd=cwd,
             env=env,
-            command=[*provider.spec.command, *p.args],
+            command=[*provider.spec.command, *launch_args, *p.args],
             rows=p.rows,
             cols=p.cols,
             transcript=self._home / "transcripts" / f"{agent_id}.log",
             bus=self._bus,
             store=self._store,
         )
+        if launch is not None:
+            agent.session = launch.session
+            agent.profile = launch.profile.name if launch.profile else None
+            agent.role = launch.role or (launch.profile.role if launch.profile else None)
+            agent.parent = launch.parent
+        agent.spec = json.dumps(
+            {
+                "spawn": msgspec.to_builtins(p),
+                "model": launch.model if launch else None,
+                "yolo": launch.yolo if launch else False,
+            }
+        )
+        agent.token_hash = hash_token(token)
         try:
             agent.start()
         except (OSError, ValueError) as e:
             agent.transcript.close()
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {e}") from None
         self.agents[agent_id] = agent
+        self._by_token[agent.token_hash] = agent
         return agent
+
+    def _launch_args(self, spec, agent_id: str, token: str, launch: Launch) -> list[str]:
+        """Provider arguments for the model, system prompt, MCP bridge and yolo mode."""
+        folder = self._home / "agents" / agent_id
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        values: dict[str, str] = {}
+        prompt = launch.profile.system_prompt if launch.profile else ""
+        if prompt:
+            prompt_file = folder / "system_prompt.md"
+            prompt_file.write_text(prompt)
+            values.update(prompt=prompt, prompt_file=str(prompt_file))
+        servers: dict[str, Any] = dict(launch.profile.mcp_servers) if launch.profile else {}
+        servers[BRIDGE_NAME] = {
+            "command": sys.executable,
+            "args": ["-m", "caoctl", "mcp"],
+            "env": {"CAO_AGENT_ID": agent_id, "CAO_AGENT_TOKEN": token, "CAOD_SOCKET": str(self._socket)},
+        }
+        mcp_file = folder / "mcp.json"
+        fd = os.open(mcp_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the token
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"mcpServers": servers}, fh, indent=2)
+        values["mcp_config"] = str(mcp_file)
+        model = launch.model or (launch.profile.model if launch.profile else None)
+        args: list[str] = []
+        if model and spec.model_args:
+            args += [a.format(model=model) for a in spec.model_args]
+        if prompt and spec.system_prompt_args:
+            args += [a.format(**values) for a in spec.system_prompt_args]
+        if spec.mcp_args:
+            args += [a.format(**values) for a in spec.mcp_args]
+        if launch.yolo:
+            args += list(spec.yolo_args)
+        return args
+
+    def in_session(self, session: str) -> list[Agent]:
+        return [a for a in self.agents.values() if a.session == session]
 
     async def stop_all(self, grace: float) -> None:
         live = [a for a in self.agents.values() if a.status.live]
         await asyncio.gather(*(a.terminate(grace) for a in live), return_exceptions=True)
 
-    async def recover(self) -> int:
-        """Mark agents a previous daemon left running: their PTYs died with it."""
-        rows = await self._store.fetchall("SELECT id, status FROM agents WHERE status != ?", (Status.EXITED.value,))
+    async def recover(self) -> list[dict[str, Any]]:
+        """Mark agents a previous daemon left running (their PTYs died with it).
+
+        Returns what is needed to launch the session agents among them again.
+        """
+        rows = await self._store.fetchall(
+            "SELECT id, status, session, profile, role, parent, spec FROM agents WHERE status != ?",
+            (Status.EXITED.value,),
+        )
         now = time.time()
-        for agent_id, status in rows:
+        relaunch = []
+        for agent_id, status, session, profile, role, parent, spec in rows:
             self._store.write("UPDATE agents SET status=?, status_since=? WHERE id=?", (Status.EXITED.value, now, agent_id))
             self._bus.publish(
                 EventKind.STATUS, agent_id, Status(status), Status.EXITED, Signal.RECOVERY,
                 {"reason": "the daemon that ran this agent stopped"},
             )
+            if session and spec:
+                relaunch.append({"id": agent_id, "session": session, "profile": profile, "role": role,
+                                 "parent": parent, **json.loads(spec)})
         await self._store.flush()
-        return len(rows)
+        if rows:
+            log.info("recovered agents from a previous daemon", marked_exited=len(rows), to_relaunch=len(relaunch))
+        return relaunch

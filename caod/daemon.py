@@ -12,6 +12,9 @@ from pathlib import Path
 from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
+from caod.inbox import Inbox
+from caod.orchestrator import Orchestrator
+from caod.sessions import SessionManager
 from caod.logs import log
 from caod.rpc import Dispatcher
 from caod.server import Server
@@ -28,10 +31,16 @@ class Daemon:
         self.store = Store(home / "caod.db")
         self.bus = EventBus(self.store)
         self.agents = AgentManager(home, socket_path, self.bus, self.store)
+        self.inbox = Inbox(self.store, self.bus, self.agents)
+        self.sessions = SessionManager(self)
+        self.orchestrator = Orchestrator(self)
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
         self._stop: asyncio.Event | None = None
+        # After a crash, start the agents of live sessions again (same ids,
+        # pending messages then reach them).
+        self.relaunch = True
 
     def request_stop(self) -> None:
         if self._stop is not None:
@@ -44,12 +53,16 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         await self.store.open()
         await self.bus.load()
-        recovered = await self.agents.recover()
+        to_relaunch = await self.agents.recover()
+        await self.sessions.load()
+        await self.inbox.load()
         if self._listen_sock is not None:
             await self.server.start(sock=self._listen_sock)
         else:
             await self.server.start(path=str(self.socket_path))
-        log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(), recovered=recovered)
+        if self.relaunch:
+            await self.sessions.relaunch(to_relaunch)
+        log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid())
         if ready_fd is not None:
             try:
                 os.write(ready_fd, b"ready\n")

@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--socket", help="Unix socket path (env CAOD_SOCKET)")
     ap.add_argument("--home", help="state folder: database, logs, transcripts (env CAOD_HOME)")
     ap.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    ap.add_argument("--no-relaunch", action="store_true",
+                    help="after a crash, do not start the agents of live sessions again")
     ap.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once listening (used by caoctl)")
     ap.add_argument("--version", action="version", version=f"caod {__version__}")
     return ap.parse_args(argv)
@@ -82,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     from caod.daemon import Daemon  # after logging is configured
 
     try:
-        asyncio.run(Daemon(sock_path, home).run(ready_fd=args.ready_fd))
+        daemon = Daemon(sock_path, home)
+        daemon.relaunch = not args.no_relaunch
+        asyncio.run(daemon.run(ready_fd=args.ready_fd))
     except KeyboardInterrupt:
         pass
     finally:

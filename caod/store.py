@@ -16,7 +16,7 @@ import aiosqlite
 
 from caod.logs import log
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY,
@@ -32,8 +32,30 @@ CREATE TABLE IF NOT EXISTS agents (
     cols INTEGER NOT NULL,
     exit_code INTEGER,
     exit_signal INTEGER,
-    transcript TEXT
+    transcript TEXT,
+    session TEXT,
+    profile TEXT,
+    role TEXT,
+    parent TEXT,
+    spec TEXT  -- JSON: how to launch it again after a daemon restart
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY,
+    cwd TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    ended_at REAL,
+    supervisor TEXT
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    sender TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,  -- pending | delivered | acknowledged
+    created_at REAL NOT NULL,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS messages_pending ON messages(receiver, status, id);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
@@ -63,7 +85,11 @@ class Store:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA busy_timeout=5000")
+        version = (await (await self._db.execute("PRAGMA user_version")).fetchone())[0]
         await self._db.executescript(SCHEMA)
+        if 0 < version < 2:  # v1 databases lack the orchestration columns
+            for column in ("session", "profile", "role", "parent", "spec"):
+                await self._db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
         await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await self._db.commit()
         self._writer = asyncio.create_task(self._write_loop(), name="store-writer")

@@ -47,6 +47,13 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True):
     quiet_ms: int = 25  # quiescence window that ends a frame without sync output
     confirm_ms: int = 3000  # input not taken by then -> press submit once more
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
+    # Launching from a profile. Placeholders: {model}, {prompt} (the system
+    # prompt text), {prompt_file}, {mcp_config} (a JSON file in the common
+    # {"mcpServers": {...}} shape, with caod's bridge registered).
+    model_args: list[str] = []
+    system_prompt_args: list[str] = []
+    mcp_args: list[str] = []
+    yolo_args: list[str] = []
     # Code hooks, only where data cannot say it (None = the generic behaviour).
     classify_hook: Callable[[list[str]], Status | None] | None = None
 

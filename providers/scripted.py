@@ -20,4 +20,8 @@ PROVIDER = Provider(
     ],
     answer=Answer(start=r"^● ", stop=r"^(╭|> |✗ Error: )", indent="  "),
     exit_keys="\x04",
+    model_args=["--model", "{model}"],
+    system_prompt_args=["--system-prompt-file", "{prompt_file}"],
+    mcp_args=["--mcp-config", "{mcp_config}"],
+    yolo_args=["--yolo"],
 )

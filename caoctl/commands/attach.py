@@ -37,6 +37,10 @@ def _write_all(fd: int, data: bytes) -> None:
 @click.pass_context
 def command(ctx, agent, no_resize):
     """Watch AGENT live and type into it; Ctrl-] detaches (the agent keeps running)."""
+    run_attach(ctx, agent, no_resize)
+
+
+def run_attach(ctx: click.Context, agent: str, no_resize: bool = False) -> None:
     if not os.isatty(0) or not os.isatty(1):
         raise CommandFailed("attach needs a terminal on stdin and stdout")
     cols, rows = os.get_terminal_size(1)

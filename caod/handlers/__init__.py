@@ -1,5 +1,13 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events
+from caod.handlers import agent, daemon, events, inbox, orch, profile, session
 
-HANDLERS = {**daemon.HANDLERS, **agent.HANDLERS, **events.HANDLERS}
+HANDLERS = {
+    **daemon.HANDLERS,
+    **agent.HANDLERS,
+    **events.HANDLERS,
+    **profile.HANDLERS,
+    **session.HANDLERS,
+    **orch.HANDLERS,
+    **inbox.HANDLERS,
+}

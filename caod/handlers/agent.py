@@ -24,10 +24,8 @@ from caod.protocol import (
     WaitParams,
 )
 from caod.rpc import Context, RpcError
-from caod.status import TURN_OVER, Signal, Status
-
-# What a starting agent may turn into before we can type into it.
-_SETTLED = {Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED}
+from caod.status import Status
+from caod.turns import NotReady, start_turn, wait_settled
 
 
 def _live(ctx: Context, ref: str) -> Agent:
@@ -61,53 +59,42 @@ async def get(ctx: Context, p: AgentRef) -> AgentInfo:
 
 
 async def send(ctx: Context, p: SendParams) -> SendResult:
-    timeout = _check_timeout(p.timeout)
-    if not sanitize(p.text).strip():
+    return await send_text(_live(ctx, p.agent), p.text, p.wait, p.timeout)
+
+
+async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> SendResult:
+    """Type `text` into `agent`; with `wait`, return when the turn is over."""
+    timeout = _check_timeout(timeout)
+    if not sanitize(text).strip():
         raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty (after removing control characters)")
-    agent = _live(ctx, p.agent)
-    if agent.status is Status.STARTING:
-        try:
-            await agent.wait_status(_SETTLED, timeout)
-        except TimeoutError:
-            raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not become ready within {timeout:g}s") from None
-    async with agent.input_lock:
-        if agent.status is Status.EXITED:
-            raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
-        if not agent.takes_input:
-            raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} is busy ({agent.status.value})")
-        # The answer is read at the transition that ends the turn: by the time
-        # this coroutine resumes, later output (a goodbye line) may be drawn.
-        answer_at_end: list[str | None] = []
-
-        def turn_over(_old: Status, new: Status, sig: Signal) -> bool:
-            if new in TURN_OVER or sig is Signal.TIMEOUT:
-                answer_at_end.append(agent.last_answer() if new is Status.COMPLETED else None)
-                return True
-            return False
-
-        over = agent.watch(turn_over) if p.wait else None
-        try:
-            agent.deliver(p.text)
-        except (AgentBusy, AgentGone, ProcessLookupError) as e:
-            if over is not None:
-                over.cancel()
-            raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
-    if over is None:
+    try:
+        await wait_settled(agent, timeout)
+        async with agent.input_lock:
+            if agent.status is Status.EXITED:
+                raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
+            if not agent.takes_input:
+                raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} is busy ({agent.status.value})")
+            pending = start_turn(agent, text)
+    except NotReady as e:
+        raise RpcError(ErrorCode.TIMEOUT, str(e)) from None
+    except (AgentBusy, AgentGone, ProcessLookupError) as e:
+        raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
+    if not wait:
+        pending.cancel()
         return SendResult(agent.info())
     try:
-        status = await asyncio.wait_for(over, timeout)
+        turn = await asyncio.wait_for(pending, timeout)
     except TimeoutError:
         raise RpcError(
             ErrorCode.TIMEOUT,
             f"agent {agent.id} did not finish within {timeout:g}s (status {agent.status.value})",
             {"status": agent.status.value, "partial": agent.last_answer(), "screen": agent.screen.text()},
         ) from None
-    if status is Status.EXITED:
+    if turn.ended is Status.EXITED:
         raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
-    if status is Status.IDLE:  # the confirm timer gave up
+    if turn.ended is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
-    answer = answer_at_end[0] if answer_at_end else None
-    return SendResult(agent.info(), ended=status, answer=answer)
+    return SendResult(agent.info(), ended=turn.ended, answer=turn.answer)
 
 
 async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
@@ -115,12 +102,15 @@ async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
     if not p.statuses:
         raise RpcError(ErrorCode.INVALID_PARAMS, "statuses must name at least one status")
     agent = ctx.daemon.agents.resolve(p.agent)
+    wanted = set(p.statuses)
     try:
-        await agent.wait_status(set(p.statuses), timeout)
+        reached = await agent.wait_status(wanted | {Status.EXITED}, timeout)
     except TimeoutError:
         raise RpcError(
             ErrorCode.TIMEOUT, f"agent {agent.id} is still {agent.status.value} after {timeout:g}s"
         ) from None
+    if reached not in wanted:  # it exited: no other status will ever come
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited", _exit_data(agent))
     return agent.info()
 
 

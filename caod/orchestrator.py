@@ -1,0 +1,152 @@
+"""handoff, assign, send_message, answer_user_prompt, list_agents.
+
+Called by agents through the MCP bridge. The caller is always derived from
+its token, never from the params. Only a supervisor may start workers or
+answer their prompts; any agent may message agents of its own session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from caod.agent import Agent, AgentBusy, AgentGone
+from caod.inputs import sanitize
+from caod.protocol import (
+    AgentInfo,
+    AgentList,
+    AnswerParams,
+    AssignParams,
+    AssignResult,
+    ErrorCode,
+    HandoffParams,
+    HandoffResult,
+    MessageInfo,
+    SendMessageParams,
+    TokenParams,
+)
+from caod.rpc import RpcError
+from caod.sessions import Session, spec_yolo, working_directory
+from caod.status import Status
+from caod.turns import NotReady, run_turn
+
+WORKER_STOP_GRACE_S = 3.0
+# Worker prompts in a handoff are for a person (or a later answer_user_prompt):
+# the handoff itself waits on through them.
+HANDOFF_ENDS = frozenset({Status.COMPLETED, Status.ERROR, Status.EXITED})
+
+REPORT_BACK = (
+    "\n\nWhen you have finished, report your result to agent {caller} by calling the "
+    "send_message tool with receiver_id=\"{caller}\" and your result as the message."
+)
+
+
+class Orchestrator:
+    def __init__(self, daemon):
+        self._d = daemon
+
+    # ------------------------------------------------------------ who is calling
+
+    def _caller(self, token: str) -> tuple[Agent, Session]:
+        agent = self._d.agents.authenticate(token)
+        if agent.session is None:
+            raise RpcError(ErrorCode.PERMISSION_DENIED, f"agent {agent.id} is not part of a session")
+        return agent, self._d.sessions.get(agent.session)
+
+    def _supervisor(self, token: str, action: str) -> tuple[Agent, Session]:
+        agent, session = self._caller(token)
+        if agent.role != "supervisor":
+            raise RpcError(ErrorCode.PERMISSION_DENIED,
+                           f"permission denied: only a supervisor may {action} (agent {agent.id} is {agent.role or 'no role'})")
+        return agent, session
+
+    def _member(self, session: Session, ref: str) -> Agent:
+        target = self._d.agents.resolve(ref)
+        if target.session != session.name:
+            raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
+        return target
+
+    def _worker(self, caller: Agent, session: Session, profile_name: str, provider: str | None,
+                model: str | None, working_dir: str | None) -> Agent:
+        profile = self._d.sessions.profile(profile_name)
+        cwd = working_directory(working_dir, session.cwd)
+        return self._d.sessions.spawn_from_profile(
+            profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
+            yolo=spec_yolo(caller), cwd=cwd, parent=caller.id, rows=caller.rows, cols=caller.cols,
+        )
+
+    # ------------------------------------------------------------ tools
+
+    async def handoff(self, p: HandoffParams) -> HandoffResult:
+        caller, session = self._supervisor(p.token, "hand off work")
+        _require_text(p.message)
+        if not p.timeout > 0:
+            raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
+        worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        started = time.monotonic()
+        try:
+            turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
+        except (NotReady, TimeoutError):
+            waited = time.monotonic() - started
+            return HandoffResult(False, worker.last_answer() or worker.screen.text(), worker.id,
+                                 f"the worker did not finish within {p.timeout:g}s (waited {waited:.1f}s, "
+                                 f"status {worker.status.value}); partial output attached")
+        except (AgentGone, AgentBusy, ProcessLookupError):
+            return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
+        finally:
+            if worker.status.live:  # only after its answer (or failure) has been read
+                asyncio.get_running_loop().create_task(worker.terminate(WORKER_STOP_GRACE_S))
+        if turn.ended is Status.COMPLETED:
+            return HandoffResult(True, turn.answer or "", worker.id)
+        if turn.ended is Status.EXITED:
+            return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
+        if turn.ended is Status.ERROR:
+            return HandoffResult(False, worker.screen.text(), worker.id, "the worker reported an error")
+        return HandoffResult(False, worker.screen.text(), worker.id, "the worker did not take the task")
+
+    async def assign(self, p: AssignParams) -> AssignResult:
+        caller, session = self._supervisor(p.token, "assign work")
+        _require_text(p.message)
+        worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        # Queued in the durable inbox: delivered the moment the worker is ready.
+        await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
+        return AssignResult(worker.id, session.name)
+
+    async def send_message(self, p: SendMessageParams) -> MessageInfo:
+        caller, session = self._caller(p.token)
+        _require_text(p.message)
+        receiver = self._member(session, p.receiver_id)
+        if receiver.id == caller.id:
+            raise RpcError(ErrorCode.INVALID_PARAMS, "an agent cannot send a message to itself")
+        if not receiver.status.live:
+            raise RpcError(ErrorCode.AGENT_EXITED, f"agent {receiver.id} has exited; the message was not stored")
+        return await self._d.inbox.post(caller.id, receiver, p.message)
+
+    async def answer_user_prompt(self, p: AnswerParams) -> AgentInfo:
+        _caller, session = self._supervisor(p.token, "answer another agent's prompt")
+        _require_text(p.answer)
+        target = self._member(session, p.agent_id)
+        async with target.input_lock:
+            if target.status is not Status.WAITING:
+                raise RpcError(ErrorCode.AGENT_BUSY,
+                               f"agent {target.id} is not waiting for an answer (it is {target.status.value})")
+            try:
+                target.deliver(p.answer)
+            except (AgentBusy, AgentGone, ProcessLookupError) as e:
+                raise RpcError(ErrorCode.AGENT_BUSY, f"agent {target.id} cannot take input: {e}") from None
+        return target.info()
+
+    def list_agents(self, p: TokenParams) -> AgentList:
+        _caller, session = self._caller(p.token)
+        return AgentList([a.info() for a in self._d.agents.in_session(session.name)])
+
+
+def _require_text(text: str) -> None:
+    if not sanitize(text).strip():
+        raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty")
+
+
+def _gone(worker: Agent) -> str:
+    how = f"signal {worker.exit_signal}" if worker.exit_signal is not None else f"exit code {worker.exit_code}"
+    return f"the worker exited ({how}) before answering"

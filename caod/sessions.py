@@ -1,0 +1,152 @@
+"""Sessions: a named team (one supervisor plus workers) working in one folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from caod.agents import Launch
+from caod.inbox import USER
+from caod.logs import log
+from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
+from caod.protocol import ErrorCode, LaunchParams, LaunchResult, SessionInfo, SpawnParams
+from caod.rpc import RpcError
+
+if TYPE_CHECKING:
+    from caod.agent import Agent
+    from caod.daemon import Daemon
+
+SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Folders no agent should be let loose in (exact), and trees it should never enter.
+SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin",
+               "/sys", "/usr", "/var", "/usr/bin", "/usr/lib", "/usr/sbin", "/usr/share"}
+SYSTEM_TREES = ("/proc/", "/sys/", "/dev/", "/boot/", "/etc/")
+STOP_GRACE_S = 3.0
+
+
+@dataclass
+class Session:
+    name: str
+    cwd: str
+    created_at: float
+    ended_at: float | None = None
+    supervisor: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+def working_directory(path: str | None, default: str | None = None) -> str:
+    """A resolved, existing, non-system folder, or a clear error."""
+    raw = path or default
+    if not raw:
+        raise RpcError(ErrorCode.BAD_DIRECTORY, "no working directory given")
+    resolved = os.path.realpath(os.path.expanduser(raw))
+    if not os.path.isdir(resolved):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"working directory does not exist: {raw}")
+    if resolved in SYSTEM_DIRS or resolved.startswith(SYSTEM_TREES):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"refusing a system folder as working directory: {resolved}")
+    return resolved
+
+
+class SessionManager:
+    def __init__(self, daemon: "Daemon"):
+        self._d = daemon
+        self.profiles = ProfileStore(daemon.home)
+        self.sessions: dict[str, Session] = {}
+
+    async def load(self) -> None:
+        rows = await self._d.store.fetchall("SELECT name, cwd, created_at, ended_at, supervisor FROM sessions")
+        for name, cwd, created, ended, supervisor in rows:
+            self.sessions[name] = Session(name, cwd, created, ended, supervisor)
+
+    def get(self, name: str) -> Session:
+        session = self.sessions.get(name)
+        if session is None:
+            raise RpcError(ErrorCode.NO_SUCH_SESSION, f"no such session: {name}")
+        return session
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles.get(name)
+        except NoSuchProfile as e:
+            raise RpcError(ErrorCode.NO_SUCH_PROFILE, str(e)) from None
+        except ProfileError as e:
+            raise RpcError(ErrorCode.INVALID_PROFILE, str(e)) from None
+
+    def info(self, session: Session) -> SessionInfo:
+        agents = [a.info() for a in self._d.agents.in_session(session.name)]
+        return SessionInfo(session.name, session.cwd, session.created_at, session.active, session.supervisor, agents)
+
+    # ------------------------------------------------------------ launching
+
+    def spawn_from_profile(self, profile: Profile, session: Session, *, provider: str | None, model: str | None,
+                           yolo: bool, cwd: str, parent: str | None, rows: int = 40, cols: int = 120) -> "Agent":
+        chosen = provider or profile.provider
+        if not chosen:
+            raise RpcError(ErrorCode.INVALID_PARAMS,
+                           f"profile {profile.name!r} names no provider: choose one (e.g. --provider scripted)")
+        params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols)
+        launch = Launch(session=session.name, profile=profile, role=profile.role, parent=parent, model=model, yolo=yolo)
+        return self._d.agents.spawn(params, launch)
+
+    async def launch(self, p: LaunchParams) -> LaunchResult:
+        profile = self.profile(p.profile)
+        cwd = working_directory(p.cwd, os.getcwd())
+        name = p.session or f"cao-{secrets.token_hex(3)}"
+        if not SESSION_NAME.match(name):
+            raise RpcError(ErrorCode.INVALID_PARAMS, f"bad session name {name!r}: use letters, digits, '_', '-', '.'")
+        existing = self.sessions.get(name)
+        if existing is not None and existing.active:
+            raise RpcError(ErrorCode.NAME_TAKEN, f"a session named {name!r} is already running")
+        session = Session(name, cwd, time.time())
+        supervisor = self.spawn_from_profile(profile, session, provider=p.provider, model=p.model, yolo=p.yolo,
+                                             cwd=cwd, parent=None, rows=p.rows, cols=p.cols)
+        session.supervisor = supervisor.id
+        self.sessions[name] = session
+        await self._d.store.write(
+            "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor) VALUES (?,?,?,?,?)",
+            (name, cwd, session.created_at, None, supervisor.id),
+        )
+        if p.task:  # queued: delivered the moment the supervisor is ready, and durable
+            await self._d.inbox.post(USER, supervisor, p.task)
+        return LaunchResult(self.info(session), supervisor.info())
+
+    async def relaunch(self, saved: list[dict]) -> None:
+        """After a daemon restart: start the agents of live sessions again, same ids."""
+        for item in saved:
+            session = self.sessions.get(item["session"])
+            if session is None or not session.active:
+                continue
+            try:
+                profile = self.profile(item["profile"]) if item.get("profile") else None
+                spawn = SpawnParams(**item["spawn"])
+                launch = Launch(session=session.name, profile=profile, role=item.get("role"),
+                                parent=item.get("parent"), model=item.get("model"), yolo=bool(item.get("yolo")))
+                self._d.agents.spawn(spawn, launch, agent_id=item["id"])
+            except (RpcError, TypeError, ValueError) as e:
+                log.error("could not relaunch agent", agent=item["id"], error=str(e))
+
+    async def shutdown(self, names: list[str]) -> tuple[list[str], int]:
+        agents = [a for n in names for a in self._d.agents.in_session(n) if a.status.live]
+        await asyncio.gather(*(a.terminate(STOP_GRACE_S) for a in agents), return_exceptions=True)
+        now = time.time()
+        for name in names:
+            self.sessions[name].ended_at = now
+            self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (now, name))
+        await self._d.store.flush()
+        return names, len(agents)
+
+
+def spec_yolo(agent: "Agent") -> bool:
+    try:
+        return bool(json.loads(agent.spec or "{}").get("yolo"))
+    except ValueError:
+        return False
