@@ -82,9 +82,13 @@ class EventBus:
         if agent is not None:
             sql += " AND agent = ?"
             params.append(agent)
-        sql += " ORDER BY seq DESC LIMIT ?"
+        # From the start: the newest `limit`; after `since`: the next `limit`,
+        # so a client paging forward with `since` never skips one.
+        sql += " ORDER BY seq ASC LIMIT ?" if since > 0 else " ORDER BY seq DESC LIMIT ?"
         params.append(limit)
         rows = await self._store.fetchall(sql, params)
+        if since <= 0:
+            rows.reverse()
         return [
             Event(
                 seq=r[0],
@@ -96,5 +100,5 @@ class EventBus:
                 signal=Signal(r[6]) if r[6] else None,
                 detail=msgspec.json.decode(r[7]) if r[7] else {},
             )
-            for r in reversed(rows)
+            for r in rows
         ]

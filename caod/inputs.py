@@ -21,11 +21,13 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def sanitize(text: str) -> str:
     """The text with line endings normalised and every control removed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    # Markers first, then controls, then markers again: removing a control
-    # inside "\x1b[20\x001~" must not assemble a new marker.
-    text = _MARKERS.sub("", text)
-    text = _CONTROLS.sub("", text)
-    return _MARKERS.sub("", text)
+    # Until nothing changes: removing a marker or a control (as in
+    # "\x1b[20\x001~" or nested markers) must not leave a new marker behind.
+    while True:
+        cleaned = _MARKERS.sub("", _CONTROLS.sub("", _MARKERS.sub("", text)))
+        if cleaned == text:
+            return cleaned
+        text = cleaned
 
 
 def encode_input(text: str, bracketed: bool) -> bytes:

@@ -18,7 +18,7 @@ PROVIDER = Provider(
         Pattern(Status.ERROR, r"^  ✗ error · ", region=2),
         Pattern(Status.IDLE, r"^  ready · \? for help", region=2),
     ],
-    answer=Answer(start=r"^● ", stop=r"^(╭|> |✗ Error: )", indent="  "),
+    answer=Answer(start=r"^● ", stop=r"^(╭|> |✗ Error: |Goodbye\.$|\^C$)", indent="  "),
     exit_keys="\x04",
     model_args=["--model", "{model}"],
     system_prompt_args=["--system-prompt-file", "{prompt_file}"],
