@@ -8,7 +8,10 @@ import click
 
 from caod import __version__, paths
 from caoctl.client import DaemonUnavailable, RpcFailure
-from caoctl.commands import attach, daemon, demo, events, kill, ls, output, send, spawn, status, wait
+from caoctl.commands import (
+    attach, daemon, demo, events, install, kill, launch, ls, mcp, output, profile, send, session, shutdown, spawn,
+    status, wait,
+)
 from caoctl.common import EXIT_FAILED, EXIT_NO_DAEMON, EXIT_TIMEOUT, Settings
 from caod.protocol import ErrorCode
 
@@ -22,7 +25,8 @@ def cli(ctx: click.Context, socket: str | None) -> None:
     ctx.obj = Settings(paths.socket_path(socket))
 
 
-for module in (daemon, spawn, ls, status, send, wait, output, events, kill, attach, demo):
+for module in (daemon, spawn, ls, status, send, wait, output, events, kill, attach, launch, session, shutdown,
+               install, profile, mcp, demo):
     cli.add_command(module.command)
 
 

@@ -204,8 +204,8 @@ class Agent:
             self._confirm_timer = None
 
     def current_answer(self) -> tuple[int, str] | None:
-        first, lines = self.screen.history_and_lines()
-        return self.detector.answer(first, lines, self.screen.cols)
+        first, lines, continued = self.screen.history_and_lines()
+        return self.detector.answer(first, lines, self.screen.cols, continued)
 
     def last_answer(self) -> str | None:
         found = self.current_answer()

@@ -26,9 +26,10 @@ class Detector:
         self._baseline: tuple[int, str] | None = None
         self._before: Status | None = None  # what the screen showed when input went in
 
-    def answer(self, first_index: int, lines: list[str], cols: int) -> tuple[int, str] | None:
+    def answer(self, first_index: int, lines: list[str], cols: int,
+               continued: list[bool] | None = None) -> tuple[int, str] | None:
         """The last answer, placed by its absolute line index."""
-        found = self.provider.extract_answer(lines, cols)
+        found = self.provider.extract_answer(lines, cols, continued)
         if found is None:
             return None
         return first_index + found[0], found[1]

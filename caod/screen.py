@@ -26,9 +26,38 @@ class _Screen(pyte.Screen):
     """
 
     def __init__(self, columns: int, lines: int, history: int):
-        self.history: deque[str] = deque(maxlen=history)
+        # (text, continues): `continues` marks a row that an auto-wrap began,
+        # i.e. the rest of the previous row's line, not a new line.
+        self.history: deque[tuple[str, bool]] = deque(maxlen=history)
         self.scrolled = 0  # lines ever scrolled off (to place answers in time)
+        self._drawing = False
         super().__init__(columns, lines)
+
+    def continues(self, y: int) -> bool:
+        row = self.buffer.get(y)
+        return bool(row is not None and getattr(row, "continues", False))
+
+    def draw(self, data: str) -> None:
+        if self.cursor.x == 0:  # a fresh write at the start of a row: not a continuation
+            row = self.buffer.get(self.cursor.y)
+            if row is not None and getattr(row, "continues", False):
+                row.continues = False
+        self._drawing = True
+        try:
+            super().draw(data)
+        finally:
+            self._drawing = False
+
+    def linefeed(self) -> None:
+        super().linefeed()
+        if self._drawing:  # pyte wraps by CR+LF inside draw(): mark the new row
+            self.buffer[self.cursor.y].continues = True
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        super().erase_in_line(how, private)
+        row = self.buffer.get(self.cursor.y)
+        if how in (1, 2) and row is not None:
+            row.continues = False
 
     def row_text(self, y: int) -> str:
         """Row `y` as text. Built from pyte's sparse row dict: `display` walks
@@ -46,7 +75,7 @@ class _Screen(pyte.Screen):
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
         if self.cursor.y == bottom and top == 0:
-            self.history.append(self.row_text(0))
+            self.history.append((self.row_text(0), self.continues(0)))
             self.scrolled += 1
         super().index()
 
@@ -64,7 +93,7 @@ class _Screen(pyte.Screen):
             self.lines -= cut_bottom
             scroll = excess - cut_bottom
             for y in range(scroll):
-                self.history.append(self.row_text(y))
+                self.history.append((self.row_text(y), self.continues(y)))
                 self.scrolled += 1
         cursor_y = self.cursor.y
         super().resize(lines, columns)
@@ -75,6 +104,9 @@ class _Screen(pyte.Screen):
             self.history.clear()
             return
         super().erase_in_display(how, *args, **kwargs)
+        if how == 2:
+            for row in self.buffer.values():
+                row.continues = False
 
 
 class AgentScreen:
@@ -140,10 +172,14 @@ class AgentScreen:
             lines.pop()
         return "\n".join(lines)
 
-    def history_and_lines(self) -> tuple[int, list[str]]:
-        """(absolute index of the first returned line, scrollback + screen rows)."""
-        hist = list(self._screen.history)
-        return self._screen.scrolled - len(hist), hist + self.lines()
+    def history_and_lines(self) -> tuple[int, list[str], list[bool]]:
+        """(absolute index of the first line, scrollback + screen rows, which rows
+        continue the row above after an auto-wrap)."""
+        s = self._screen
+        hist = list(s.history)
+        lines = [text for text, _ in hist] + self.lines()
+        continued = [cont for _, cont in hist] + [s.continues(y) for y in range(s.lines)]
+        return s.scrolled - len(hist), lines, continued
 
     @property
     def cursor(self) -> tuple[int, int]:

@@ -85,11 +85,15 @@ class CompiledProvider:
                 return status
         return None
 
-    def extract_answer(self, lines: list[str], cols: int | None = None) -> tuple[int, str] | None:
+    def extract_answer(
+        self, lines: list[str], cols: int | None = None, continued: list[bool] | None = None
+    ) -> tuple[int, str] | None:
         """(index of the answer's first line, answer text) or None.
 
-        `lines` may include scrollback above the screen. A row filled to the
-        last column is taken as soft-wrapped and joined with the next one.
+        `lines` may include scrollback above the screen. Soft-wrapped rows are
+        joined: `continued[i]` says row i continues row i-1 (the daemon's
+        screen tracks real auto-wraps); without it, a row filled to the last
+        of `cols` columns is taken as wrapped.
         """
         if self._start is None or self._stop is None:
             return None
@@ -104,12 +108,15 @@ class CompiledProvider:
         first = self._start.sub("", lines[begin], count=1)
         parts = [first]
         wrapped = cols is not None and len(lines[begin]) >= cols
-        for line in lines[begin + 1 :]:
-            if self._stop.search(line):
+        for i in range(begin + 1, len(lines)):
+            line = lines[i]
+            if continued is not None:
+                wrapped = continued[i]
+            if self._stop.search(line) and not wrapped:
                 break
             text = line[len(indent) :] if indent and line.startswith(indent) else line
             if wrapped:
-                parts[-1] += line
+                parts[-1] += _pad(line, cols, lines[i - 1]) if continued is not None else line
             else:
                 parts.append(text)
             wrapped = cols is not None and len(line) >= cols
@@ -117,6 +124,13 @@ class CompiledProvider:
         while out and not out[-1]:
             out.pop()
         return begin, "\n".join(out)
+
+
+def _pad(line: str, cols: int | None, above: str) -> str:
+    """Spaces the right-trim took off the end of the wrapped row `above`."""
+    if cols is None or len(above) >= cols:
+        return line
+    return " " * (cols - len(above)) + line
 
 
 def _trim(lines: list[str]) -> list[str]:

@@ -95,6 +95,7 @@ class DaemonProcess:
         self.stderr_path = home.parent / f"{home.name}.stderr"
         self._clients: list[Client] = []
         self.agent_pids: set[int] = set()  # every agent pid seen, to clean up after a crash
+        self.failed_start = False  # already reported by start(): no second report at teardown
 
     # ------------------------------------------------------------ process
 
@@ -114,6 +115,9 @@ class DaemonProcess:
         try:
             if expect_ready:
                 self._await_ready(r)
+        except DaemonStartError:
+            self.failed_start = True
+            raise
         finally:
             os.close(r)
         return self
@@ -243,7 +247,7 @@ class DaemonFactory:
             code = d.stop()
             if was_running and code != 0:
                 problems.append(f"caod pid {d.pid} exited {code} on SIGTERM: {d.stderr()[-2000:]}")
-            if "Traceback" in d.stderr():
+            if "Traceback" in d.stderr() and not d.failed_start:
                 problems.append(f"caod pid {d.pid} printed a traceback: {d.stderr()[-2000:]}")
         for d in self._made:
             leftover = d.reap_agents()

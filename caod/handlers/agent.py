@@ -121,7 +121,7 @@ async def output(ctx: Context, p: OutputParams) -> OutputResult:
     elif p.mode is OutputMode.LAST:
         text = agent.last_answer()
     else:
-        _, lines = agent.screen.history_and_lines()
+        _, lines, _ = agent.screen.history_and_lines()
         while lines and not lines[-1]:
             lines.pop()
         text = "\n".join(lines)

@@ -13,10 +13,15 @@ _stores: dict[Path, ProfileStore] = {}
 
 
 def store_for(ctx: Context) -> ProfileStore:
-    """The daemon's profile store: `daemon.profiles` when wired, else one per home."""
-    store = getattr(ctx.daemon, "profiles", None)
-    if isinstance(store, ProfileStore):
-        return store
+    """The daemon's profile store (`daemon.profiles` or `daemon.sessions.profiles` when wired), else one per home.
+
+    Stores hold no state of their own (user files are read on every call), so
+    two instances on the same home always agree.
+    """
+    for owner in (ctx.daemon, getattr(ctx.daemon, "sessions", None)):
+        store = getattr(owner, "profiles", None)
+        if isinstance(store, ProfileStore):
+            return store
     home = Path(ctx.daemon.home)
     if home not in _stores:
         _stores[home] = ProfileStore(home)

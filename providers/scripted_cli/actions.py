@@ -4,8 +4,9 @@ A handler is ``handler(agent, rule, ctx, value)`` where ``value`` is the
 rule's (validated) value for the key and ``ctx`` the template fields.  It may
 be a plain function or a generator function; a generator yields wait commands
 to the agent loop (``("think", seconds)`` -> resumed with None,
-``("approval", prompt)`` -> resumed with True/False) and ``yield from`` is
-used to run it.  Returning :data:`STOP` ends the turn (the handler must have
+``("approval", prompt)`` -> resumed with True/False, ``("mcp", (server,
+tool, args, timeout))`` -> resumed with the fields result/result_json/error)
+and ``yield from`` is used to run it.  Returning :data:`STOP` ends the turn (the handler must have
 drawn the turn's final frame).  Steps run in the order given by
 ``rules.KEYS[name].order``.
 
@@ -16,17 +17,41 @@ validator, "action", order=...)`` and a handler in :data:`HANDLERS`.
 from __future__ import annotations
 
 from providers.scripted_cli import render
-from providers.scripted_cli.rules import DEFAULT_DECLINED, KEYS
+from providers.scripted_cli.rules import DEFAULT_DECLINED, DEFAULT_TOOL_ERROR, KEYS
 
 STOP = object()
 
 
 def act_approval(agent, rule, ctx, template):
-    approved = yield ("approval", agent.fmt(template, ctx))
-    agent.add_static([render.APPROVED_LINE if approved else render.DECLINED_LINE])
+    if agent.yolo:                        # --yolo: approved without asking
+        approved = True
+        agent.add_static([render.YOLO_LINE])
+    else:
+        approved = yield ("approval", agent.fmt(template, ctx))
+        agent.add_static([render.APPROVED_LINE if approved else render.DECLINED_LINE])
     yield ("think", rule.think)
     if not approved:
         agent.finish_reply(agent.fmt(rule.params.get("reply_declined", DEFAULT_DECLINED), ctx))
+        return STOP
+    return None
+
+
+def fill(agent, value, ctx):
+    """A JSON value with every string in it formatted as a template."""
+    if isinstance(value, str):
+        return agent.fmt(value, ctx)
+    if isinstance(value, dict):
+        return {k: fill(agent, v, ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(agent, v, ctx) for v in value]
+    return value
+
+
+def act_mcp_call(agent, rule, ctx, call):
+    fields = yield ("mcp", (call.server, call.tool, fill(agent, call.args, ctx), call.timeout))
+    ctx.update(fields)
+    if fields["error"]:
+        agent.finish_reply(agent.fmt(rule.params.get("reply_error", DEFAULT_TOOL_ERROR), ctx))
         return STOP
     return None
 
@@ -59,6 +84,7 @@ def act_exit(agent, rule, ctx, code):
 
 HANDLERS = {
     "approval": act_approval,
+    "mcp_call": act_mcp_call,
     "burst": act_burst,
     "error": act_error,
     "reply": act_reply,

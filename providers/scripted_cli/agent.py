@@ -2,14 +2,17 @@
 
 A turn is a generator (:meth:`Agent.turn_script`) that runs the rule's
 action handlers (``actions.HANDLERS``); it yields wait commands --
-``("think", seconds)`` or ``("approval", prompt)`` -- to the loop, which
-resumes it when the wait is over.  All output goes through
+``("think", seconds)``, ``("approval", prompt)`` or ``("mcp", (server, tool,
+args, timeout))`` -- to the loop, which resumes it when the wait is over (an
+MCP call runs in the hub's thread while the spinner keeps turning; the result
+fields come back as the value of the yield).  All output goes through
 :meth:`Agent.redraw`, one ``os.write`` per frame.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import select
 import time
@@ -17,6 +20,8 @@ import types
 
 from providers.scripted_cli import render
 from providers.scripted_cli.actions import HANDLERS, STOP, missing_handlers
+from providers.scripted_cli.mcp_client import McpUnavailable, error_outcome
+from providers.scripted_cli.rules import MCP_FIELDS
 from providers.scripted_cli.term import InputParser
 
 SPIN_INTERVAL = 0.1
@@ -37,13 +42,19 @@ class Agent:
     """State machine; ``mode`` is one of starting, idle, thinking, approval,
     burst, done."""
 
-    def __init__(self, term, rules, trace, *, name="scripted", sync=True, start_delay=0.0):
+    def __init__(self, term, rules, trace, *, name="scripted", sync=True, start_delay=0.0,
+                 mcp=None, yolo=False, info=()):
         self.term = term
         self.rules = rules
         self.trace = trace
         self.name = name
         self.sync = sync
         self.start_delay = start_delay
+        self.mcp = mcp                 # McpHub, or None: every mcp_call fails
+        self.yolo = yolo               # approvals pass without a prompt
+        self.info = list(info)         # static lines under the banner (system, model)
+        self.mcp_job = None            # the hub job the running turn waits on
+        self.mcp_note = None           # the last progress message of that job
         self.parser = InputParser()
         self.cols, self.rows = term.size()
         self.mode = "starting"
@@ -68,7 +79,7 @@ class Agent:
         if self.mode == "idle":
             return render.idle_lines(self.buffer, self.cols, self.error)
         if self.mode == "thinking":
-            return render.busy_lines(self.tick, time.monotonic() - self.think_start)
+            return render.busy_lines(self.tick, time.monotonic() - self.think_start, self.mcp_note)
         if self.mode == "approval":
             return render.approval_lines(self.approval_prompt)
         return []
@@ -121,7 +132,8 @@ class Agent:
         self.turn += 1
         self.trace.emit("input", turn=self.turn)
         rule, groups = self.rules.match(text)
-        ctx = dict(groups)
+        ctx = dict.fromkeys(MCP_FIELDS, "")
+        ctx.update(groups)
         ctx.update(text=text, turn=self.turn, name=self.name)
         self.turn_sync = rule.sync
         self.add_static(render.echo_lines(text))
@@ -162,9 +174,43 @@ class Agent:
                 self.approval_prompt, self.approval_input = arg, ""
                 self.redraw(final="approval")
                 return
+            if kind == "mcp":
+                server, tool, args, timeout = arg
+                self.trace.emit("mcp_call", turn=self.turn, server=server, tool=tool)
+                try:
+                    if self.mcp is None:
+                        raise McpUnavailable(f"no MCP server {server!r}: the agent was started without --mcp-config")
+                    self.mcp_job = self.mcp.start_call(server, tool, args, timeout)
+                except McpUnavailable as exc:
+                    value = error_outcome(str(exc))
+                    self.trace.emit("mcp_result", turn=self.turn, ok=False)
+                    continue
+                if self.mode != "thinking":
+                    self.think_start = now
+                    self.tick = 0
+                self.mode = "thinking"
+                self.think_until = math.inf        # until the hub answers
+                self.next_tick = now + SPIN_INTERVAL
+                self.mcp_note = None
+                self.redraw()
+                return
             raise RuntimeError(f"scripted_cli: unknown wait {kind!r}")
 
+    def on_mcp(self):
+        """Results and progress from the hub, for the running turn only."""
+        for kind, job, payload in self.mcp.take():
+            if job != self.mcp_job or self.gen is None:
+                continue                            # a call of an interrupted turn
+            if kind == "progress":
+                self.mcp_note = payload
+                self.redraw()
+            elif kind == "result":
+                self.mcp_job = self.mcp_note = None
+                self.trace.emit("mcp_result", turn=self.turn, ok=not payload["error"])
+                self.advance(payload)
+
     def end_turn(self):
+        self.drop_mcp_job()
         gen, self.gen = self.gen, None
         if gen is not None:
             gen.close()
@@ -173,7 +219,13 @@ class Agent:
             self.mode = "idle"
             self.redraw()
 
+    def drop_mcp_job(self):
+        if self.mcp_job is not None and self.mcp is not None:
+            self.mcp.cancel(self.mcp_job)
+        self.mcp_job = self.mcp_note = None
+
     def interrupt(self):
+        self.drop_mcp_job()
         self.gen.close()
         self.gen = None
         self.add_static([render.INTERRUPTED_LINE])
@@ -257,6 +309,8 @@ class Agent:
     def run(self, wake_fd):
         ready_at = time.monotonic() + self.start_delay
         fds = [self.term.in_fd, wake_fd]
+        if self.mcp is not None:
+            fds.append(self.mcp.fd)
         while True:
             now = time.monotonic()
             if self.esc_deadline is not None and now >= self.esc_deadline:
@@ -264,7 +318,7 @@ class Agent:
                 for event in self.parser.flush():
                     self.on_event(event)
             if self.mode == "starting" and now >= ready_at:
-                self.add_static(render.banner_lines())
+                self.add_static(render.banner_lines(render.fit_head(line, self.cols - 1) for line in self.info))
                 self.mode = "idle"
                 self.redraw()
             elif self.mode == "thinking":
@@ -285,6 +339,8 @@ class Agent:
                     pass
             if self.resized:
                 self.on_resize()
+            if self.mcp is not None and self.mcp.fd in readable:
+                self.on_mcp()
             if self.term.in_fd in readable:
                 try:
                     data = os.read(self.term.in_fd, 65536)

@@ -3,9 +3,16 @@ rules (see ``rules.py`` for the format).
 
     python -m providers.scripted_cli [--rules FILE] [--no-sync]
         [--start-delay SECONDS] [--trace FILE] [--name NAME]
+        [--mcp-config FILE] [--system-prompt-file FILE] [--model NAME] [--yolo]
+
+The last four are the flags caod passes when it launches an agent from a
+profile: the MCP servers the ``mcp_call`` rules may call, the system prompt
+(its first line is shown under the banner as ``  system: ...``), the model
+(``  model: NAME``) and yolo mode (approval rules pass without a prompt).
 
 Env: CAO_SCRIPTED_RULES (JSON text or @file; --rules wins),
-CAO_SCRIPTED_NO_SYNC=1, CAO_SCRIPTED_TRACE=FILE, CAO_SCRIPTED_START_DELAY.
+CAO_SCRIPTED_NO_SYNC=1, CAO_SCRIPTED_TRACE=FILE, CAO_SCRIPTED_START_DELAY,
+CAO_SCRIPTED_MCP_LOG=FILE (the MCP servers' stderr and the SDK's logs).
 Exit codes: 0 (Ctrl-D / input closed), 2 (bad arguments or rules), 130
 (Ctrl-C), 128+N (signal N), or the code of an ``exit`` rule.
 """
@@ -18,7 +25,9 @@ import os
 import signal
 import sys
 
+from providers.scripted_cli import render
 from providers.scripted_cli.agent import Agent, AgentExit
+from providers.scripted_cli.mcp_client import McpConfigError, McpHub, load_config
 from providers.scripted_cli.rules import RulesError, load_rules
 from providers.scripted_cli.term import Terminal, Trace
 
@@ -36,7 +45,28 @@ def parse_args(argv):
     parser.add_argument("--start-delay", type=float, metavar="SECONDS", help="wait before the banner")
     parser.add_argument("--trace", metavar="FILE", help="append JSON-lines timing events to FILE")
     parser.add_argument("--name", default="scripted", help="value of {name} in templates")
+    parser.add_argument("--mcp-config", metavar="FILE",
+                        help='MCP servers for mcp_call rules: {"mcpServers": {name: {command, args, env}}}')
+    parser.add_argument("--system-prompt-file", metavar="FILE", help="system prompt (first line shown)")
+    parser.add_argument("--model", metavar="NAME", help="model name (shown under the banner)")
+    parser.add_argument("--yolo", action="store_true", help="approve every approval rule without asking")
     return parser.parse_args(argv)
+
+
+def _first_line(text):
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _check_mcp_servers(rules, servers, path):
+    """Every mcp_call names a server of the config (checked only when a config is given)."""
+    for rule in [*rules.rules, rules.default]:
+        call = rule.params.get("mcp_call")
+        if call is not None and call.server not in servers:
+            known = ", ".join(sorted(servers)) or "none"
+            raise McpConfigError(f"{rule.where}.mcp_call: no MCP server {call.server!r} in {path} (known: {known})")
 
 
 def _fail(message):
@@ -64,9 +94,28 @@ def run(argv=None):
     except OSError as exc:
         return _fail(f"cannot open trace file: {exc}")
     sync = not (args.no_sync or _truthy(env.get("CAO_SCRIPTED_NO_SYNC")))
+    system = None
+    if args.system_prompt_file is not None:
+        try:
+            with open(args.system_prompt_file, encoding="utf-8") as fh:
+                system = _first_line(fh.read())
+        except (OSError, UnicodeDecodeError) as exc:
+            trace.close()
+            return _fail(f"cannot read system prompt file: {exc}")
+    servers = {}
+    if args.mcp_config is not None:
+        try:
+            servers = load_config(args.mcp_config)
+            _check_mcp_servers(rules, servers, args.mcp_config)
+        except McpConfigError as exc:
+            trace.close()
+            return _fail(f"bad mcp config: {exc}")
+    # No SDK import here: the hub imports it on the first mcp_call.
+    hub = McpHub(servers)
 
     term = Terminal()
-    agent = Agent(term, rules, trace, name=args.name, sync=sync, start_delay=delay)
+    agent = Agent(term, rules, trace, name=args.name, sync=sync, start_delay=delay, mcp=hub, yolo=args.yolo,
+                  info=render.info_lines(system, args.model))
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -97,6 +146,7 @@ def run(argv=None):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         term.leave()
+        hub.close()
         trace.close()
         signal.set_wakeup_fd(old_wakeup)
         os.close(wake_r)

@@ -21,6 +21,7 @@ BUSY_FOOTER = "  working · esc to interrupt"
 APPROVAL_OPTIONS = ("❯ 1. Yes", "  2. No", "  (press 1 or 2 · esc to cancel)")
 APPROVED_LINE = "  ✓ approved"
 DECLINED_LINE = "  ✗ declined"
+YOLO_LINE = "  ✓ auto-approved (yolo)"
 INTERRUPTED_LINE = "  ⎿ Interrupted"
 GOODBYE_LINE = "Goodbye."
 CTRL_C_LINE = "^C"
@@ -114,12 +115,23 @@ def text_lines(s):
 
 # -- static blocks ---------------------------------------------------------------
 
-def banner_lines():
+def banner_lines(extra=()):
+    """The start-up box, then ``extra`` info lines (model, system prompt)."""
     title = f"─ {BANNER_TITLE} "
     top = "╭" + title + "─" * (BANNER_WIDTH - 2 - len(title)) + "╮"
     mid = "│ " + pad(BANNER_TEXT, BANNER_WIDTH - 4) + " │"
     bottom = "╰" + "─" * (BANNER_WIDTH - 2) + "╯"
-    return [top, mid, bottom, ""]
+    return [top, mid, bottom, *extra, ""]
+
+
+def info_lines(system=None, model=None):
+    """``  system: <first line of the prompt>`` and ``  model: NAME``, when given."""
+    lines = []
+    if system is not None:
+        lines.append("  system: " + one_line(system))
+    if model is not None:
+        lines.append("  model: " + one_line(model))
+    return lines
 
 
 def _block(first_prefix, text):
@@ -161,9 +173,11 @@ def idle_lines(buffer, cols, error=None):
     ]
 
 
-def busy_lines(tick, elapsed):
+def busy_lines(tick, elapsed, note=None):
+    """The spinner; ``note`` (a tool's progress message) goes on a line above it."""
     spin = SPINNER[tick % len(SPINNER)]
-    return [f"{spin} Thinking… ({int(elapsed)}s · esc to interrupt)", BUSY_FOOTER]
+    lines = [f"{spin} Thinking… ({int(elapsed)}s · esc to interrupt)", BUSY_FOOTER]
+    return lines if note is None else ["  ⎿ " + one_line(note)] + lines
 
 
 def approval_lines(prompt):

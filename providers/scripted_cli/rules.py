@@ -13,6 +13,26 @@ declared once in :data:`KEYS`.  A key is one of three kinds:
 * ``action`` -- a step of the turn, run in ascending ``order`` by the agent,
   which looks the step up by name in ``actions.HANDLERS``.
 
+Templates (``reply``, ``approval``, ...) are ``str.format`` strings over the
+turn's fields: ``{text}``, ``{turn}``, ``{name}``, ``{cols}``, ``{rows}``, the
+rule's named groups, and the fields an action ``provides`` to the steps after
+it.  ``mcp_call`` calls a tool of an MCP server from ``--mcp-config``::
+
+    {"match": "^delegate (?P<task>.+)",
+     "mcp_call": {"server": "caod", "tool": "handoff",
+                  "args": {"agent_profile": "developer", "message": "{task}"},
+                  "timeout": 600},
+     "reply": "worker said: {result}",
+     "reply_error": "could not delegate: {error}"}
+
+String values in ``args`` (at any depth) are templates; other JSON values
+pass through.  ``timeout`` (seconds, optional) bounds the call.  The call
+provides ``{result}`` (the text content; a JSON object's ``output`` field
+when it has one), ``{result_json}`` (the raw text) and ``{error}`` (why the
+call failed, else empty).  When the call fails, ``reply_error`` (default
+``tool error: {error}``) is the turn's reply and the rule's other steps are
+skipped.
+
 Adding an action (e.g. ``mcp_call``) means: one :func:`register_key` call here
 with a validator, and one handler in ``actions.HANDLERS``.
 """
@@ -28,6 +48,8 @@ BASE_FIELDS = frozenset({"text", "turn", "cols", "rows", "name"})
 DEFAULT_REPLY = "echo: {text}"
 DEFAULT_THINK = 0.05
 DEFAULT_DECLINED = "Declined."
+DEFAULT_TOOL_ERROR = "tool error: {error}"
+MCP_FIELDS = ("result", "result_json", "error")
 
 
 class RulesError(ValueError):
@@ -35,24 +57,27 @@ class RulesError(ValueError):
 
 
 class Key:
-    __slots__ = ("name", "validate", "kind", "order", "terminal", "template")
+    __slots__ = ("name", "validate", "kind", "order", "terminal", "template", "provides")
 
-    def __init__(self, name, validate, kind, order=0, terminal=False, template=False):
+    def __init__(self, name, validate, kind, order=0, terminal=False, template=False, provides=()):
         self.name = name
         self.validate = validate      # (where, value) -> cleaned value, raises RulesError
         self.kind = kind              # "meta" | "param" | "action"
         self.order = order            # run order of actions within a turn
         self.terminal = terminal      # the action ends the turn on its own
-        self.template = template      # the value is a str.format template
+        # True: the value is a str.format template; a callable: cleaned value ->
+        # [(sub-path, template), ...] for values that hold templates inside.
+        self.template = template
+        self.provides = tuple(provides)   # template fields the action sets for later steps
 
 
 KEYS: dict[str, Key] = {}
 
 
-def register_key(name, validate, kind, order=0, terminal=False, template=False):
+def register_key(name, validate, kind, order=0, terminal=False, template=False, provides=()):
     if kind not in ("meta", "param", "action"):
         raise ValueError(f"bad key kind {kind!r}")
-    KEYS[name] = Key(name, validate, kind, order, terminal, template)
+    KEYS[name] = Key(name, validate, kind, order, terminal, template, provides)
 
 
 # -- validators -------------------------------------------------------------
@@ -89,11 +114,68 @@ def v_exit_code(where, value):
     return value
 
 
+class McpCall:
+    """A validated ``mcp_call`` value."""
+
+    __slots__ = ("server", "tool", "args", "timeout")
+
+    def __init__(self, server, tool, args, timeout):
+        self.server = server
+        self.tool = tool
+        self.args = args
+        self.timeout = timeout
+
+    def __repr__(self):
+        return f"McpCall({self.server}.{self.tool})"
+
+
+MCP_CALL_KEYS = ("server", "tool", "args", "timeout")
+
+
+def v_mcp_call(where, value):
+    if not isinstance(value, dict):
+        raise RulesError(f"{where}: expected an object with \"server\", \"tool\" and \"args\"")
+    for key in value:
+        if key not in MCP_CALL_KEYS:
+            raise RulesError(f"{where}: unknown key {key!r} (known: {', '.join(MCP_CALL_KEYS)})")
+    for key in ("server", "tool"):
+        if key not in value:
+            raise RulesError(f"{where}: missing \"{key}\"")
+        if not isinstance(value[key], str) or not value[key].strip():
+            raise RulesError(f"{where}.{key}: expected a non-empty string")
+    args = value.get("args", {})
+    if not isinstance(args, dict):
+        raise RulesError(f"{where}.args: expected an object")
+    timeout = None
+    if value.get("timeout") is not None:
+        timeout = v_seconds(f"{where}.timeout", value["timeout"])
+        if timeout <= 0:
+            raise RulesError(f"{where}.timeout: expected a number of seconds > 0")
+    return McpCall(value["server"], value["tool"], args, timeout)
+
+
+def _templates_in(path, value):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _templates_in(f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _templates_in(f"{path}[{i}]", item)
+
+
+def mcp_call_templates(call):
+    return list(_templates_in(".args", call.args))
+
+
 register_key("match", v_str, "meta")
 register_key("think", v_seconds, "meta")
 register_key("sync", v_bool, "meta")
 register_key("reply_declined", v_str, "param", template=True)
+register_key("reply_error", v_str, "param", template=True)
 register_key("approval", v_str, "action", order=10, template=True)
+register_key("mcp_call", v_mcp_call, "action", order=15, template=mcp_call_templates, provides=MCP_FIELDS)
 register_key("burst", v_count, "action", order=20)
 register_key("error", v_str, "action", order=30, terminal=True, template=True)
 register_key("reply", v_str, "action", order=40, terminal=True, template=True)
@@ -163,10 +245,16 @@ def build_rule(where, obj, *, is_default, fallback_reply=DEFAULT_REPLY):
             raise RulesError(f"{where}: bad regex {params['match']!r}: {exc}") from None
     if not any(KEYS[k].kind == "action" and KEYS[k].terminal for k in params):
         params["reply"] = fallback_reply
-    allowed = BASE_FIELDS | set(pattern.groupindex if pattern is not None else ())
+    base = BASE_FIELDS | set(pattern.groupindex if pattern is not None else ())
+    provided = {field for k in params for field in KEYS[k].provides}
     for key, value in params.items():
-        if KEYS[key].template:
+        spec = KEYS[key]
+        allowed = base if spec.provides else base | provided    # an action cannot use its own fields
+        if spec.template is True:
             check_template(f"{where}.{key}", value, allowed)
+        elif callable(spec.template):
+            for sub, template in spec.template(value):
+                check_template(f"{where}.{key}{sub}", template, allowed)
     steps = sorted((k for k in params if KEYS[k].kind == "action"), key=lambda k: KEYS[k].order)
     return Rule(where, pattern, params.get("think", DEFAULT_THINK), params.get("sync"), params, steps)
 

@@ -35,7 +35,8 @@ TEAM_RULES = {"rules": [
     {"match": r"try-handoff",
      "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "x"}},
      "reply": "unexpected: {result_json}", "reply_error": "refused: {error}"},
-    {"match": r"^\[message from (?P<sup>\w+)\] review (?P<what>\w+)",
+    # only an assignment (it carries the report-back instruction) triggers a report
+    {"match": r"^\[message from (?P<sup>\w+)\] review (?P<what>\w+)(?s:.*)report your result",
      "mcp_call": {"server": "caod", "tool": "send_message",
                   "args": {"receiver_id": "{sup}", "message": "review of {what}: LGTM"}},
      "reply": "reported to {sup}", "reply_error": "report failed: {error}"},
@@ -70,6 +71,17 @@ def token_of(pid: int) -> str:
     """The agent's secret, read the way only its own user can: from its environment."""
     env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
     return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"CAO_AGENT_TOKEN="))
+
+
+def wait_acknowledged(client, agent, count, timeout=60):
+    """Until `count` messages to `agent` were delivered and their turns completed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        msgs = client.call("inbox.list", {"agent": agent}).messages
+        if len(msgs) >= count and all(m.status == "acknowledged" for m in msgs):
+            return msgs
+        assert time.monotonic() < deadline, [(m.id, m.status) for m in msgs]
+        time.sleep(0.05)  # test-side pacing only; the daemon delivers on status events
 
 
 def workers(client, sup):
@@ -107,8 +119,9 @@ def test_assign_callback_reaches_the_supervisor_when_idle(team, wait_status):
         wait_status(c, sup, "completed", timeout=30)
     assert c.call("agent.output", {"agent": sup, "mode": "last"}).text == \
         f"got message from {worker_id}: review of parser: LGTM"
-    worker = c.call("agent.get", {"agent": worker_id})
-    assert worker.status.value == "completed" and worker.parent == sup  # assigned workers stay
+    worker = wait_status(c, worker_id, "completed")  # assigned workers stay for follow-ups
+    assert worker.parent == sup and c.call("agent.output", {"agent": worker_id, "mode": "last"}).text == \
+        f"reported to {sup}"
     msgs = c.call("inbox.list", {"agent": sup}).messages
     assert [(m.sender, m.status) for m in msgs] == [(worker_id, "acknowledged")]
 
@@ -123,12 +136,9 @@ def test_messages_to_a_busy_agent_arrive_in_order_once(team, wait_status):
         m = c.call("inbox.send", {"receiver": sup, "message": f"note {i}"})
         assert m.status == "pending"  # stored, not typed into a busy agent
     assert [m.status for m in c.call("inbox.list", {"agent": sup}).messages] == ["pending"] * 3
-    deadline = time.monotonic() + 30
-    while any(m.status == "pending" for m in c.call("inbox.list", {"agent": sup}).messages):
-        assert time.monotonic() < deadline
-        wait_status(c, sup, "processing", "idle", timeout=10)
-        wait_status(c, sup, "completed", timeout=10)
-    wait_status(c, sup, "completed")
+    msgs = wait_acknowledged(c, sup, 3)
+    assert [m.body for m in msgs] == ["note 0", "note 1", "note 2"]
+    assert all(m.delivered_at >= m.created_at for m in msgs)
     history = c.call("agent.output", {"agent": sup, "mode": "history"}).text
     echoes = re.findall(r"● echo: note (\d)", history)
     assert echoes == ["0", "1", "2"], history
@@ -155,16 +165,8 @@ def test_ten_parallel_assigns_all_report_back(team, wait_status):
     for t in threads:
         t.join(60)
     assert not errors and len({r.agent_id for r in results}) == 10
-    deadline = time.monotonic() + 90
-    while True:
-        msgs = c.call("inbox.list", {"agent": sup}).messages
-        if len(msgs) == 10 and all(m.status != "pending" for m in msgs):
-            break
-        assert time.monotonic() < deadline, [(m.sender, m.status) for m in msgs]
-        c.call("events.list", {"limit": 1})
-        time.sleep(0.2)  # test-side pacing only; the daemon delivers on events
+    msgs = wait_acknowledged(c, sup, 10, timeout=120)
     assert {m.sender for m in msgs} == {r.agent_id for r in results}
-    wait_status(c, sup, "completed", timeout=30)
     history = c.call("agent.output", {"agent": sup, "mode": "history"}).text
     got = re.findall(r"got message from \w+: review of (part\d)", history)
     assert sorted(got) == sorted(f"part{i}" for i in range(10))
@@ -237,10 +239,7 @@ def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_fac
     c2 = again.client()
     info = wait_status(c2, sup, "idle", "completed", timeout=30)  # relaunched, same id
     assert info.pid != old_pid and info.session == "t1"
-    deadline = time.monotonic() + 30
-    while any(m.status == "pending" for m in c2.call("inbox.list", {"agent": sup}).messages):
-        assert time.monotonic() < deadline
-        wait_status(c2, sup, "completed", timeout=10)
-    wait_status(c2, sup, "completed", timeout=10)
+    msgs = wait_acknowledged(c2, sup, 2)
+    assert [m.body for m in msgs] == ["keep 0", "keep 1"]
     history = c2.call("agent.output", {"agent": sup, "mode": "history"}).text
     assert re.findall(r"● echo: keep (\d)", history) == ["0", "1"], history

@@ -125,12 +125,12 @@ def test_end_inside_the_kept_tail_is_not_reported_twice():
 def test_history_keeps_scrolled_lines():
     s, frames = make(cols=20, rows=3)
     s.feed(b"l1\r\nl2\r\nl3\r\nl4\r\nl5", frames)
-    first, lines = s.history_and_lines()
+    first, lines, _ = s.history_and_lines()
     assert lines == ["l1", "l2", "l3", "l4", "l5"]
     assert first == 0
     assert s.lines() == ["l3", "l4", "l5"]
     s.feed(b"\x1b[3J", frames)  # clear scrollback
-    first, lines = s.history_and_lines()
+    first, lines, _ = s.history_and_lines()
     assert first == 2 and lines == ["l3", "l4", "l5"]
 
 

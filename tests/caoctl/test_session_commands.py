@@ -1,0 +1,86 @@
+"""caoctl launch / session / shutdown, as a user runs them, on scripted agents."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+RULES = {"rules": [
+    {"match": r"^delegate: (?P<task>.+)$",
+     "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "{task}"}},
+     "reply": "worker said: {result}", "reply_error": "handoff failed: {error}"},
+    {"match": r"^build (?P<what>\w+)", "reply": "built {what}", "think": 1.0},
+]}
+
+
+@pytest.fixture
+def team(daemon_factory):
+    d = daemon_factory.new(start=False)
+    d.env["CAO_SCRIPTED_RULES"] = json.dumps(RULES)
+    return d.start()
+
+
+def test_launch_headless_then_status_shows_the_team_at_work(team, caoctl, caoctl_json, tmp_path):
+    r = caoctl(team, "launch", "--agents", "code_supervisor", "--provider", "scripted", "--session-name", "crew",
+               "--working-directory", str(tmp_path), "--headless", "delegate: build parser")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("session crew: supervisor ") and "task queued" in r.stdout
+    # the supervisor hands off to a developer: both show up while it works
+    deadline = time.monotonic() + 30
+    while True:
+        s = caoctl_json(team, "session", "status", "crew")
+        roles = {a["role"]: a for a in s["agents"]}
+        if "developer" in roles and roles["developer"]["status"] == "processing":
+            break
+        assert time.monotonic() < deadline, s
+        time.sleep(0.1)
+    assert roles["supervisor"]["status"] == "processing" and roles["supervisor"]["profile"] == "code_supervisor"
+    assert roles["developer"]["parent"] == roles["supervisor"]["id"] and s["cwd"] == str(tmp_path)
+    text = caoctl(team, "session", "status", "crew", "--workers").stdout
+    assert "supervisor:" in text and "developer" in text and "PARENT" in text
+    sup = roles["supervisor"]["id"]
+    assert caoctl(team, "wait", sup, "-s", "completed", "--timeout", "30").returncode == 0
+    assert caoctl(team, "output", sup, "--last").stdout.strip() == "worker said: built parser"
+    listed = caoctl_json(team, "session", "list")
+    assert [x["name"] for x in listed] == ["crew"] and listed[0]["supervisor"] == sup
+    assert "crew" in caoctl(team, "session", "list").stdout
+
+
+def test_session_send_sync_and_async(team, caoctl, caoctl_json, tmp_path):
+    caoctl(team, "launch", "--agents", "developer", "--provider", "scripted", "--session-name", "s2",
+           "--working-directory", str(tmp_path), "--headless")
+    r = caoctl(team, "session", "send", "s2", "build lexer")
+    assert r.returncode == 0 and r.stdout.strip() == "built lexer"
+    r = caoctl(team, "session", "send", "s2", "hello", "--async")
+    assert r.returncode == 0 and r.stdout == ""
+    sup = caoctl_json(team, "session", "status", "s2")["supervisor"]
+    assert caoctl(team, "wait", sup, "-s", "completed").returncode == 0
+    deadline = time.monotonic() + 20
+    while caoctl(team, "output", sup, "--last").stdout.strip() != "echo: hello":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path):
+    for name in ("a1", "a2"):
+        caoctl(team, "launch", "--agents", "reviewer", "--provider", "scripted", "--session-name", name,
+               "--working-directory", str(tmp_path), "--headless")
+    one_line_error(caoctl(team, "launch", "--agents", "reviewer", "--provider", "scripted", "--session-name", "a1",
+                          "--headless"), 1, "already running")
+    one_line_error(caoctl(team, "launch", "--agents", "nobody", "--provider", "scripted", "--headless"), 1,
+                   "no such profile")
+    one_line_error(caoctl(team, "launch", "--agents", "developer", "--headless", "--provider", "scripted",
+                          "--working-directory", "/etc"), 1, "system folder")
+    one_line_error(caoctl(team, "launch", "--agents", "developer", "--headless", "--provider", "scripted",
+                          "--working-directory", "/no/such/dir"), 1, "does not exist")
+    one_line_error(caoctl(team, "launch", "--agents", "developer", "--headless"), 1, "names no provider")
+    one_line_error(caoctl(team, "session", "status", "ghost"), 1, "no such session")
+    r = caoctl(team, "shutdown", "--session", "a1")
+    assert r.returncode == 0 and "shut down a1 (1 agents stopped)" in r.stdout
+    assert [s["name"] for s in caoctl_json(team, "session", "list")] == ["a2"]
+    assert {s["name"]: s["active"] for s in caoctl_json(team, "session", "list", "--all")} == {"a1": False, "a2": True}
+    data = caoctl_json(team, "shutdown", "--all")
+    assert data == {"sessions": ["a2"], "agents": 1}
+    assert caoctl(team, "shutdown").returncode == 2  # usage: needs --session or --all
