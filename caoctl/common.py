@@ -42,3 +42,14 @@ def connect(ctx: click.Context) -> Client:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+
+
+def env_pairs(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
+    """click callback: KEY=VALUE options as a dict."""
+    env = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        env[key] = value
+    return env

@@ -291,6 +291,7 @@ class LaunchParams(Params):
     model: str | None = None
     yolo: bool = False
     task: str | None = None
+    env: dict[str, str] = {}  # for every agent of the session (workers inherit it)
     rows: int = 40
     cols: int = 120
 

@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from caod.agents import Launch
@@ -37,6 +37,7 @@ class Session:
     created_at: float
     ended_at: float | None = None
     supervisor: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -63,9 +64,9 @@ class SessionManager:
         self.sessions: dict[str, Session] = {}
 
     async def load(self) -> None:
-        rows = await self._d.store.fetchall("SELECT name, cwd, created_at, ended_at, supervisor FROM sessions")
-        for name, cwd, created, ended, supervisor in rows:
-            self.sessions[name] = Session(name, cwd, created, ended, supervisor)
+        rows = await self._d.store.fetchall("SELECT name, cwd, created_at, ended_at, supervisor, env FROM sessions")
+        for name, cwd, created, ended, supervisor, env in rows:
+            self.sessions[name] = Session(name, cwd, created, ended, supervisor, json.loads(env or "{}"))
 
     def get(self, name: str) -> Session:
         session = self.sessions.get(name)
@@ -93,7 +94,7 @@ class SessionManager:
         if not chosen:
             raise RpcError(ErrorCode.INVALID_PARAMS,
                            f"profile {profile.name!r} names no provider: choose one (e.g. --provider scripted)")
-        params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols)
+        params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols, env=dict(session.env))
         launch = Launch(session=session.name, profile=profile, role=profile.role, parent=parent, model=model, yolo=yolo)
         return self._d.agents.spawn(params, launch)
 
@@ -106,14 +107,17 @@ class SessionManager:
         existing = self.sessions.get(name)
         if existing is not None and existing.active:
             raise RpcError(ErrorCode.NAME_TAKEN, f"a session named {name!r} is already running")
-        session = Session(name, cwd, time.time())
+        for key in p.env:
+            if not key or "=" in key or "\0" in key:
+                raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
+        session = Session(name, cwd, time.time(), env=dict(p.env))
         supervisor = self.spawn_from_profile(profile, session, provider=p.provider, model=p.model, yolo=p.yolo,
                                              cwd=cwd, parent=None, rows=p.rows, cols=p.cols)
         session.supervisor = supervisor.id
         self.sessions[name] = session
         await self._d.store.write(
-            "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor) VALUES (?,?,?,?,?)",
-            (name, cwd, session.created_at, None, supervisor.id),
+            "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
+            (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
         )
         if p.task:  # queued: delivered the moment the supervisor is ready, and durable
             await self._d.inbox.post(USER, supervisor, p.task)

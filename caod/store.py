@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     cwd TEXT NOT NULL,
     created_at REAL NOT NULL,
     ended_at REAL,
-    supervisor TEXT
+    supervisor TEXT,
+    env TEXT  -- JSON: environment every agent of the session gets
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,

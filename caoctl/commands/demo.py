@@ -1,13 +1,16 @@
-"""caoctl demo: a small team of scripted agents, each through one turn.
+"""caoctl demo: a scripted team at work, with no account needed.
 
-Needs no account: it runs caod's built-in scripted agent. It shows the
-event flow live (spawn, idle, processing, a permission prompt answered,
-completed) and ends with each agent's answer.
+A supervisor (profile code_supervisor) hands a fix off to a developer
+(synchronous), assigns a review to a reviewer (asynchronous), and gets the
+reviewer's report back in its inbox. Every agent is caod's scripted agent;
+the coordination goes through the real path: agent -> MCP bridge -> caod.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import tempfile
 import time
 
 import click
@@ -16,84 +19,118 @@ from caoctl.client import Client
 from caoctl.commands.daemon import start_daemon
 from caoctl.common import CommandFailed, json_option, settings
 from caoctl.output import table, to_plain
-from caod.protocol import KillParams, OutputMode, OutputParams, SendParams, SpawnParams, SubscribeParams
+from caod.protocol import InboxSendParams, LaunchParams, OutputMode, OutputParams, ShutdownParams, SubscribeParams
 from caod.status import EventKind, Status
 
-TEAM = [
-    ("planner", {"default": {"reply": "Plan:\n1. reproduce the bug\n2. fix parse_date()\n3. add a test", "think": 0.6}},
-     "Plan the fix for issue #42 (dates parsed in the wrong timezone)."),
-    ("coder", {"default": {"approval": "Apply the patch to src/dates.py?", "reply": "Patch applied: 1 file changed, 4 insertions(+)", "think": 0.4}},
-     "Apply the fix to parse_date()."),
-    ("tester", {"default": {"reply": "42 passed, 0 failed in 0.9s", "think": 0.9}},
-     "Run the test suite."),
-]
+TASK = "Fix issue #42: dates are parsed in the wrong timezone."
+FOLLOW_UP = "Get it reviewed."
+RULES = {"rules": [
+    # the supervisor
+    {"match": r"^Fix issue (?P<issue>#\d+)", "think": 0.3,
+     "mcp_call": {"server": "caod", "tool": "handoff",
+                  "args": {"agent_profile": "developer", "message": "Fix {issue}: parse_date() ignores UTC offsets."}},
+     "reply": "The developer reports: {result}", "reply_error": "handoff failed: {error}"},
+    {"match": r"^Get it reviewed", "think": 0.2,
+     "mcp_call": {"server": "caod", "tool": "assign",
+                  "args": {"agent_profile": "reviewer", "message": "Review the parse_date() fix in src/dates.py."}},
+     "reply": "Review assigned: {result_json}", "reply_error": "assign failed: {error}"},
+    # the reviewer: an assignment carries the instruction to report back
+    {"match": r"^\[message from (?P<sup>\w+)\] Review (?s:.*)report your result", "think": 0.6,
+     "mcp_call": {"server": "caod", "tool": "send_message",
+                  "args": {"receiver_id": "{sup}", "message": "LGTM: the fix is correct and covered by a test."}},
+     "reply": "Reported to {sup}.", "reply_error": "report failed: {error}"},
+    # the supervisor, when a report arrives
+    {"match": r"^\[message from (?P<sender>\w+)\] (?P<body>.*)", "reply": "Noted from {sender}: {body}"},
+    # the developer
+    {"match": r"^Fix #\d+", "think": 0.6,
+     "reply": "Patched src/dates.py to keep UTC offsets; added test_parse_date_utc; 42 tests pass."},
+]}
 
 
 @click.command("demo")
-@click.option("--keep", is_flag=True, help="Leave the agents (and a daemon started for the demo) running.")
+@click.option("--keep", is_flag=True, help="Leave the session (and a daemon started for the demo) running.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True)
 @json_option
 @click.pass_context
 def command(ctx, keep, timeout, as_json):
-    """Run a demo team of scripted agents and show what happens."""
+    """Run a scripted team: handoff to a developer, assign to a reviewer, collect its report."""
     sock = settings(ctx).socket
     st, started = start_daemon(sock, None, 15)
     say = (lambda *_a, **_k: None) if as_json else click.echo
-    say(f"caod {st.version} (pid {st.pid}) on {st.socket}{' - started for this demo' if started else ''}\n")
-    t0 = time.monotonic()
-    roles: dict[str, str] = {}
+    say(f"caod {st.version} (pid {st.pid}) on {st.socket}{' - started for this demo' if started else ''}")
+    name = f"demo-{secrets.token_hex(2)}"
+    workdir = tempfile.mkdtemp(prefix="caod-demo-")
     log: list[dict] = []
     try:
-        results = _run_team(sock, timeout, roles, log, say, t0)
+        agents = _run(sock, name, workdir, timeout, say, log)
     finally:
         with Client(sock) as c:
             if not keep:
-                for agent_id in roles:
-                    c.call("agent.kill", KillParams(agent=agent_id, grace=2), timeout=30)
-            if started and not keep:
-                c.call("daemon.shutdown")
+                c.call("session.shutdown", ShutdownParams(session=name), timeout=60)
+                if started:
+                    c.call("daemon.shutdown")
     if as_json:
-        click.echo(json.dumps({"agents": results, "events": log}, indent=2))
+        click.echo(json.dumps({"session": name, "agents": agents, "events": log}, indent=2))
         return
-    say("\nAnswers:")
-    say(table(["ROLE", "AGENT", "STATUS", "ANSWER"],
-              ([r["role"], r["id"], r["status"], (r["answer"] or "").replace("\n", " | ")] for r in results)))
-    say("\nThe agents were stopped." if not keep else "\nThe agents keep running: caoctl ls, caoctl attach ID.")
+    say("\nThe team:")
+    say(table(["ROLE", "AGENT", "PROFILE", "STATUS", "LAST ANSWER"],
+              ([a["role"], a["id"], a["profile"], a["status"], " ".join((a["answer"] or "-").split())[:70]]
+               for a in agents)))
+    say(f"\nSession {name} was shut down." if not keep else
+        f"\nSession {name} keeps running: caoctl session status {name} --workers")
 
 
-def _run_team(sock, timeout, roles, log, say, t0) -> list[dict]:
+def _run(sock, name: str, workdir: str, timeout: float, say, log: list[dict]) -> list[dict]:
+    t0 = time.monotonic()
+    roles: dict[str, str] = {}
+    supervisor_turns = 0
     with Client(sock) as c, Client(sock) as feed:
         feed.call("events.subscribe", SubscribeParams())
-        for role, rules, _task in TEAM:
-            info = c.call("agent.spawn", SpawnParams(provider="scripted", env={"CAO_SCRIPTED_RULES": json.dumps(rules)}))
-            roles[info.id] = role
-            say(f"spawned {role:<8} {info.id}  (provider scripted, pid {info.pid})")
-        say("")
-        pending_tasks = {agent_id: task for agent_id, (_r, _ru, task) in zip(roles, TEAM)}
-        done: set[str] = set()
+        launched = c.call("session.launch", LaunchParams(
+            profile="code_supervisor", provider="scripted", session=name, cwd=workdir, task=TASK,
+            env={"CAO_SCRIPTED_RULES": json.dumps(RULES)}))
+        sup = launched.supervisor.id
+        roles[sup] = "supervisor"
+        say(f"session {name}: supervisor {sup} in {workdir}\n")
+        say(f"  +{time.monotonic() - t0:6.3f}s  you        -> supervisor : {TASK}")
         feed.sock.settimeout(timeout)
         try:
             for e in feed.events():
-                if e.agent not in roles or e.kind is not EventKind.STATUS:
+                if e.kind is EventKind.SPAWNED and e.detail.get("session") == name:
+                    roles.setdefault(e.agent, e.detail.get("profile") or "agent")
+                if e.agent not in roles:
                     continue
-                role = roles[e.agent]
-                log.append({"t": round(time.monotonic() - t0, 3), "role": role, **to_plain(e)})
-                say(f"  +{time.monotonic() - t0:6.3f}s  {role:<8} {e.old.value if e.old else '-':>19} -> {e.new.value:<19} [{e.signal.value}]")
-                if e.new is Status.IDLE and e.agent in pending_tasks:
-                    task = pending_tasks.pop(e.agent)
-                    c.call("agent.send", SendParams(agent=e.agent, text=task))
-                    say(f"{'':12}{role:<8} <- task: {task}")
-                elif e.new is Status.WAITING:
-                    say(f"{'':12}{role:<8} asks permission; the demo answers 1 (Yes)")
-                    c.call("agent.send", SendParams(agent=e.agent, text="1"))
-                elif e.new in (Status.COMPLETED, Status.ERROR, Status.EXITED):
-                    done.add(e.agent)
-                if len(done) == len(roles):
-                    break
+                log.append({"t": round(time.monotonic() - t0, 3), "role": roles[e.agent], **to_plain(e)})
+                _show(c, e, roles, time.monotonic() - t0, say)
+                if e.agent == sup and e.new is Status.COMPLETED:
+                    supervisor_turns += 1
+                    if supervisor_turns == 1:
+                        c.call("inbox.send", InboxSendParams(receiver=sup, message=FOLLOW_UP))
+                        say(f"  +{time.monotonic() - t0:6.3f}s  you        -> supervisor : {FOLLOW_UP}")
+                    elif supervisor_turns == 3:
+                        break
         except TimeoutError:
             raise CommandFailed(f"the demo did not finish within {timeout:g}s") from None
-        results = []
-        for agent_id, role in roles.items():
-            out = c.call("agent.output", OutputParams(agent=agent_id, mode=OutputMode.LAST))
-            results.append({"role": role, "id": agent_id, "status": out.status.value, "answer": out.text})
-        return results
+        out = []
+        for agent in c.call("session.get", {"session": name}).agents:
+            last = c.call("agent.output", OutputParams(agent=agent.id, mode=OutputMode.LAST)).text
+            out.append({"role": agent.role, "id": agent.id, "profile": agent.profile,
+                        "status": agent.status.value, "answer": last})
+        return out
+
+
+def _show(c: Client, e, roles: dict[str, str], t: float, say) -> None:
+    who = f"{roles[e.agent]:<10}"
+    if e.kind is EventKind.SPAWNED:
+        parent = e.detail.get("parent")
+        by = f" by {roles.get(parent, parent)}" if parent else ""
+        say(f"  +{t:6.3f}s  {who} {e.agent} started{by} (profile {e.detail.get('profile')})")
+    elif e.kind is EventKind.MESSAGE:
+        sender = e.detail.get("from")
+        label = "you" if sender == "user" else roles.get(sender, sender)
+        say(f"  +{t:6.3f}s  {who} message {e.detail.get('state')} from {label}")
+    elif e.new is Status.COMPLETED:
+        answer = c.call("agent.output", OutputParams(agent=e.agent, mode=OutputMode.LAST)).text or ""
+        say(f"  +{t:6.3f}s  {who} completed: {' '.join(answer.split())[:100]}")
+    else:
+        say(f"  +{t:6.3f}s  {who} {e.old.value if e.old else '-'} -> {e.new.value if e.new else '-'}")

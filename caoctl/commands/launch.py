@@ -7,7 +7,7 @@ import os
 import click
 
 from caoctl.commands.attach import run_attach
-from caoctl.common import connect, json_option
+from caoctl.common import connect, env_pairs, json_option
 from caoctl.output import emit_json
 from caod.protocol import LaunchParams
 
@@ -20,10 +20,12 @@ from caod.protocol import LaunchParams
 @click.option("--model", help="Model for the supervisor (default: the profile's).")
 @click.option("--headless", is_flag=True, help="Do not attach; print the session and return.")
 @click.option("--yolo", is_flag=True, help="Let the agents skip their permission prompts.")
+@click.option("--env", "-e", multiple=True, callback=env_pairs, metavar="K=V",
+              help="Environment for every agent of the session (repeatable).")
 @json_option
 @click.argument("task", required=False)
 @click.pass_context
-def command(ctx, profile, provider, session_name, working_directory, model, headless, yolo, as_json, task):
+def command(ctx, profile, provider, session_name, working_directory, model, headless, yolo, env, as_json, task):
     """Start a session: its supervisor from PROFILE, then TASK (queued until it is ready).
 
     Without --headless (and --json), attaches to the supervisor; Ctrl-] detaches.
@@ -31,7 +33,8 @@ def command(ctx, profile, provider, session_name, working_directory, model, head
     cwd = os.path.abspath(working_directory) if working_directory else os.getcwd()
     with connect(ctx) as c:
         result = c.call("session.launch", LaunchParams(
-            profile=profile, provider=provider, session=session_name, cwd=cwd, model=model, yolo=yolo, task=task))
+            profile=profile, provider=provider, session=session_name, cwd=cwd, model=model, yolo=yolo, task=task,
+            env=env))
     if as_json:
         emit_json(result)
         return

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import click
 
-from caoctl.common import CommandFailed, connect, json_option
+from caoctl.common import CommandFailed, connect, env_pairs, json_option
 from caoctl.output import emit_json
 from caod.protocol import SpawnParams, WaitParams
 from caod.status import Status
-
-
-def _env_pair(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
-    env = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}")
-        env[key] = value
-    return env
 
 
 @click.command("spawn")
 @click.option("--provider", "-p", required=True, help="Provider name (see the README; e.g. scripted).")
 @click.option("--cwd", type=click.Path(file_okay=False), help="Working directory (default: here).")
 @click.option("--name", "-n", help="A name to use instead of the id.")
-@click.option("--env", "-e", multiple=True, callback=_env_pair, metavar="K=V", help="Extra environment (repeatable).")
+@click.option("--env", "-e", multiple=True, callback=env_pairs, metavar="K=V", help="Extra environment (repeatable).")
 @click.option("--arg", "args", multiple=True, metavar="ARG", help="Extra argument for the CLI (repeatable).")
 @click.option("--rows", type=click.IntRange(1, 500), default=40, show_default=True)
 @click.option("--cols", type=click.IntRange(1, 1000), default=120, show_default=True)
