@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.inputs import sanitize
