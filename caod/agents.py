@@ -7,41 +7,23 @@ import hashlib
 import json
 import os
 import secrets
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 import providers
 from caod.agent import Agent
 from caod.events import EventBus
+from caod.launching import Launch, prepare_launch
 from caod.logs import log
 from caod.protocol import ErrorCode, SpawnParams
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
 from caod.store import Store
 
-if TYPE_CHECKING:
-    from caod.profiles import Profile
-
 MAX_ROWS, MAX_COLS = 500, 1000
-BRIDGE_NAME = "caod"  # the MCP server name agents see (tools appear as caod.handoff, ...)
-
-
-@dataclass
-class Launch:
-    """Orchestration facts for an agent started from a profile."""
-
-    session: str | None = None
-    profile: "Profile | None" = None
-    role: str | None = None
-    parent: str | None = None
-    model: str | None = None
-    yolo: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def hash_token(token: str) -> str:
@@ -77,10 +59,12 @@ class AgentManager:
             raise RpcError(ErrorCode.PERMISSION_DENIED, "permission denied: unknown or stale agent token")
         return agent
 
-    def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None) -> Agent:
+    def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None,
+              session_id: str | None = None) -> Agent:
+        """Start an agent. `session_id` resumes that CLI conversation (after a restart)."""
         try:
             provider = providers.get(p.provider)
-        except providers.UnknownProvider as e:
+        except (providers.UnknownProvider, providers.BadProvider) as e:
             raise RpcError(ErrorCode.NO_SUCH_PROVIDER, str(e)) from None
         cwd = os.path.abspath(os.path.expanduser(p.cwd or os.getcwd()))
         if not os.path.isdir(cwd):
@@ -100,25 +84,20 @@ class AgentManager:
             while agent_id in self.agents:
                 agent_id = secrets.token_hex(4)
         token = secrets.token_urlsafe(32)
-        env = dict(os.environ)
-        env.update(provider.spec.env)
-        env.update(p.env)
-        env.update(
-            {
-                "TERM": env.get("CAOD_AGENT_TERM", "xterm-256color"),
-                "CAO_AGENT_ID": agent_id,
-                "CAO_AGENT_TOKEN": token,
-                "CAOD_SOCKET": str(self._socket),
-            }
-        )
-        launch_args = self._launch_args(provider.spec, agent_id, token, launch) if launch else []
+        try:
+            prepared = prepare_launch(
+                provider.spec, home=self._home, socket=self._socket, agent_id=agent_id, token=token, cwd=cwd,
+                spawn=p, launch=launch or Launch(), session_id=session_id,
+            )
+        except (OSError, ValueError) as e:
+            raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot prepare {provider.name}: {e}") from None
         agent = Agent(
             agent_id=agent_id,
             name=p.name,
             provider=provider,
             cwd=cwd,
-            env=env,
-            command=[*provider.spec.command, *launch_args, *p.args],
+            env=prepared.env,
+            command=[*provider.spec.command, *prepared.args, *p.args],
             rows=p.rows,
             cols=p.cols,
             transcript=self._home / "transcripts" / f"{agent_id}.log",
@@ -135,6 +114,7 @@ class AgentManager:
                 "spawn": msgspec.to_builtins(p),
                 "model": launch.model if launch else None,
                 "yolo": launch.yolo if launch else False,
+                "session_id": prepared.session_id,
             }
         )
         agent.token_hash = hash_token(token)
@@ -146,39 +126,6 @@ class AgentManager:
         self.agents[agent_id] = agent
         self._by_token[agent.token_hash] = agent
         return agent
-
-    def _launch_args(self, spec, agent_id: str, token: str, launch: Launch) -> list[str]:
-        """Provider arguments for the model, system prompt, MCP bridge and yolo mode."""
-        folder = self._home / "agents" / agent_id
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        values: dict[str, str] = {}
-        prompt = launch.profile.system_prompt if launch.profile else ""
-        if prompt:
-            prompt_file = folder / "system_prompt.md"
-            prompt_file.write_text(prompt)
-            values.update(prompt=prompt, prompt_file=str(prompt_file))
-        servers: dict[str, Any] = dict(launch.profile.mcp_servers) if launch.profile else {}
-        servers[BRIDGE_NAME] = {
-            "command": sys.executable,
-            "args": ["-m", "caoctl", "mcp"],
-            "env": {"CAO_AGENT_ID": agent_id, "CAO_AGENT_TOKEN": token, "CAOD_SOCKET": str(self._socket)},
-        }
-        mcp_file = folder / "mcp.json"
-        fd = os.open(mcp_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the token
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"mcpServers": servers}, fh, indent=2)
-        values["mcp_config"] = str(mcp_file)
-        model = launch.model or (launch.profile.model if launch.profile else None)
-        args: list[str] = []
-        if model and spec.model_args:
-            args += [a.format(model=model) for a in spec.model_args]
-        if prompt and spec.system_prompt_args:
-            args += [a.format(**values) for a in spec.system_prompt_args]
-        if spec.mcp_args:
-            args += [a.format(**values) for a in spec.mcp_args]
-        if launch.yolo:
-            args += list(spec.yolo_args)
-        return args
 
     def in_session(self, session: str) -> list[Agent]:
         return [a for a in self.agents.values() if a.session == session]

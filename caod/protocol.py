@@ -147,6 +147,10 @@ class SpawnParams(Params):
     args: list[str] = []  # extra arguments appended to the provider's command
     rows: int = 40
     cols: int = 120
+    # A private HOME under the daemon's home, with the provider's config files
+    # (onboarding, trust, updaters off). Also on for every agent when the
+    # daemon runs with CAOD_ISOLATE_HOME=1 (tests, CI).
+    isolate_home: bool = False
 
 
 class AgentRef(Params):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from caod.agents import Launch
+from caod.launching import Launch
 from caod.inbox import USER
 from caod.logs import log
 from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
@@ -134,7 +134,7 @@ class SessionManager:
                 spawn = SpawnParams(**item["spawn"])
                 launch = Launch(session=session.name, profile=profile, role=item.get("role"),
                                 parent=item.get("parent"), model=item.get("model"), yolo=bool(item.get("yolo")))
-                self._d.agents.spawn(spawn, launch, agent_id=item["id"])
+                self._d.agents.spawn(spawn, launch, agent_id=item["id"], session_id=item.get("session_id"))
             except (RpcError, TypeError, ValueError) as e:
                 log.error("could not relaunch agent", agent=item["id"], error=str(e))
 

@@ -35,7 +35,25 @@ class Answer(msgspec.Struct, frozen=True):
     indent: str = ""
 
 
-class Provider(msgspec.Struct, frozen=True, kw_only=True):
+class ConfigFile(msgspec.Struct, frozen=True):
+    """A file written into the agent's private home before it starts (a
+    ${placeholder} template; see TEMPLATE_FIELDS). Only when caod isolates
+    the agent's HOME: a person's own CLI set-up is never touched."""
+
+    path: str  # relative to the agent's home
+    content: str
+
+
+class Dialog(msgspec.Struct, frozen=True):
+    """A first-run dialog answered while the agent starts: `regex` on the screen -> `keys`."""
+
+    regex: str
+    keys: str
+
+
+class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything caod knows about one CLI. Templates use ${field} (TEMPLATE_FIELDS)."""
+
     name: str
     description: str
     command: list[str]
@@ -47,25 +65,71 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True):
     quiet_ms: int = 25  # quiescence window that ends a frame without sync output
     confirm_ms: int = 3000  # input not taken by then -> press submit once more
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
-    # Launching from a profile. Placeholders: {model}, {prompt} (the system
-    # prompt text), {prompt_file}, {mcp_config} (a JSON file in the common
-    # {"mcpServers": {...}} shape, with caod's bridge registered).
-    model_args: list[str] = []
-    system_prompt_args: list[str] = []
-    mcp_args: list[str] = []
+    dialogs: list[Dialog] = []
+    config_files: list[ConfigFile] = []
+    # Launch flags, each added when its value is known.
+    model_args: list[str] = []  # ${model}
+    system_prompt_args: list[str] = []  # ${prompt} or ${prompt_file}
+    mcp_args: list[str] = []  # ${mcp_config}: {"mcpServers": {...}} with caod's bridge
     yolo_args: list[str] = []
-    # Code hooks, only where data cannot say it (None = the generic behaviour).
-    classify_hook: Callable[[list[str]], Status | None] | None = None
+    allowed_tools_args: list[str] = []  # once, with ${tools} (comma-separated)
+    allowed_tool_args: list[str] = []  # once per tool, with ${tool}
+    session_id_args: list[str] = []  # pin a fresh conversation id: ${session_id}
+    resume_args: list[str] = []  # relaunch into that conversation: ${session_id}
+    # CLI-native turn signals: the hook event name `caoctl hook` reports -> status.
+    hook_events: dict[str, Status] = {}
+    verified: str = "corpus"  # "real" (driven for real in CI), "corpus" (captured screens), "scripted"
 
-    def compiled(self) -> "CompiledProvider":
-        return CompiledProvider(self)
+    def compiled(self, classify_hook: Callable[[list[str]], Status | None] | None = None) -> "CompiledProvider":
+        return CompiledProvider(self, classify_hook)
+
+
+# Every ${field} a provider template may use. Each also exists as ${field_json}:
+# the value as a JSON string literal, for use inside JSON config files.
+TEMPLATE_FIELDS = (
+    "home",  # the agent's HOME (its private one when isolated)
+    "cwd",
+    "agent_id",
+    "socket",
+    "python",  # the interpreter caod runs on
+    "model",
+    "prompt",
+    "prompt_file",
+    "mcp_config",  # path of the MCP config file
+    "mcp_servers_json",  # the servers mapping itself, as JSON
+    "bridge_command",  # caod's MCP bridge: command, args (JSON list), env (JSON object)
+    "bridge_args_json",
+    "bridge_env_json",
+    "hook_command",  # a shell command line: `caoctl hook` (append the event name)
+    "hook_argv_json",  # the same as a JSON list
+    "session_id",
+    "tools",
+    "tool",
+)
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill ${field} placeholders; an unknown field is an error in the provider."""
+    import json
+    import string
+
+    full = dict(values)
+    for key, value in values.items():
+        if not key.endswith("_json"):
+            full[f"{key}_json"] = json.dumps(value)
+    try:
+        return string.Template(template).substitute(full)
+    except KeyError as e:
+        raise ValueError(f"template field {e} has no value here: {template!r}") from None
 
 
 class CompiledProvider:
     """A provider with its regexes compiled once; shared by all its agents."""
 
-    def __init__(self, spec: Provider):
+    def __init__(self, spec: Provider, classify_hook: Callable[[list[str]], Status | None] | None = None):
         self.spec = spec
+        self._classify_hook = classify_hook
+        self.dialogs = [(re.compile(d.regex, re.M), d.keys) for d in spec.dialogs]
         self._patterns = [(p.status, re.compile(p.regex, re.M), p.region) for p in spec.patterns]
         a = spec.answer
         self._start = re.compile(a.start) if a else None
@@ -77,8 +141,8 @@ class CompiledProvider:
 
     def classify(self, lines: list[str]) -> Status | None:
         """The status the screen shows, or None when no pattern matches."""
-        if self.spec.classify_hook is not None:
-            return self.spec.classify_hook(lines)
+        if self._classify_hook is not None:
+            return self._classify_hook(lines)
         content = _trim(lines)
         for status, regex, region in self._patterns:
             if regex.search("\n".join(content[-region:])):

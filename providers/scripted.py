@@ -20,8 +20,9 @@ PROVIDER = Provider(
     ],
     answer=Answer(start=r"^● ", stop=r"^(╭|> |✗ Error: |Goodbye\.$|\^C$)", indent="  "),
     exit_keys="\x04",
-    model_args=["--model", "{model}"],
-    system_prompt_args=["--system-prompt-file", "{prompt_file}"],
-    mcp_args=["--mcp-config", "{mcp_config}"],
+    model_args=["--model", "${model}"],
+    system_prompt_args=["--system-prompt-file", "${prompt_file}"],
+    mcp_args=["--mcp-config", "${mcp_config}"],
     yolo_args=["--yolo"],
+    verified="scripted",
 )

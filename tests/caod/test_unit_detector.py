@@ -66,8 +66,7 @@ def test_classify_pattern_order_and_hook():
     assert p.classify(["$", "", ""]) is Status.IDLE
     hooked = Provider(
         name="h", description="", command=["true"], patterns=[Pattern(Status.IDLE, ".")],
-        classify_hook=lambda lines: Status.ERROR if "bad" in lines else None,
-    ).compiled()
+    ).compiled(classify_hook=lambda lines: Status.ERROR if "bad" in lines else None)
     assert hooked.classify(["bad"]) is Status.ERROR
     assert hooked.classify(["fine"]) is None  # the hook replaces the patterns
 

@@ -1,0 +1,129 @@
+"""From provider data and a profile to a command line, an environment and files.
+
+Everything a provider needs at launch goes through ${field} templates
+(providers.base.TEMPLATE_FIELDS), so a new CLI is data, not daemon code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from providers.base import Provider, render
+
+if TYPE_CHECKING:
+    from caod.profiles import Profile
+    from caod.protocol import SpawnParams
+
+BRIDGE_NAME = "caod"  # the MCP server name agents see (tools like caod.handoff)
+
+
+@dataclass
+class Launch:
+    """Orchestration facts for an agent started from a profile."""
+
+    session: str | None = None
+    profile: "Profile | None" = None
+    role: str | None = None
+    parent: str | None = None
+    model: str | None = None
+    yolo: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    args: list[str]
+    env: dict[str, str]
+    session_id: str | None
+
+
+def isolated(spawn: "SpawnParams") -> bool:
+    return spawn.isolate_home or os.environ.get("CAOD_ISOLATE_HOME") == "1"
+
+
+def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, token: str, cwd: str,
+                   spawn: "SpawnParams", launch: Launch, session_id: str | None) -> Prepared:
+    """The provider's launch arguments and environment; writes the agent's files."""
+    folder = home / "agents" / agent_id
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    env = dict(os.environ)
+    agent_home = str(folder / "home") if isolated(spawn) else env.get("HOME", str(Path.home()))
+    python = sys.executable
+    bridge_env = {"CAO_AGENT_ID": agent_id, "CAO_AGENT_TOKEN": token, "CAOD_SOCKET": str(socket)}
+    profile = launch.profile
+    servers: dict[str, Any] = dict(profile.mcp_servers) if profile else {}
+    servers[BRIDGE_NAME] = {"command": python, "args": ["-m", "caoctl", "mcp"], "env": bridge_env}
+    values = {
+        "home": agent_home,
+        "cwd": cwd,
+        "agent_id": agent_id,
+        "socket": str(socket),
+        "python": python,
+        "model": launch.model or (profile.model if profile else None) or "",
+        "prompt": profile.system_prompt if profile else "",
+        "prompt_file": "",
+        "mcp_config": str(folder / "mcp.json"),
+        "mcp_servers_json": json.dumps(servers),
+        "bridge_command": python,
+        "bridge_args_json": json.dumps(["-m", "caoctl", "mcp"]),
+        "bridge_env_json": json.dumps(bridge_env),
+        "hook_command": f"{_shell_quote(python)} -m caoctl hook",
+        "hook_argv_json": json.dumps([python, "-m", "caoctl", "hook"]),
+        "session_id": session_id or (str(uuid.uuid4()) if spec.session_id_args else ""),
+        "tools": ",".join(profile.allowed_tools) if profile and profile.allowed_tools else "",
+    }
+    if values["prompt"]:
+        prompt_file = folder / "system_prompt.md"
+        prompt_file.write_text(values["prompt"])
+        values["prompt_file"] = str(prompt_file)
+    _write_private(folder / "mcp.json", json.dumps({"mcpServers": servers}, indent=2))  # holds the token
+    if isolated(spawn):
+        os.makedirs(agent_home, mode=0o700, exist_ok=True)
+        for cf in spec.config_files:
+            target = Path(agent_home) / render(cf.path, values)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(target, render(cf.content, values))
+        env["HOME"] = agent_home
+    env.update({k: render(v, values) for k, v in spec.env.items()})
+    env.update(spawn.env)
+    env.update({
+        "TERM": env.get("CAOD_AGENT_TERM", "xterm-256color"),
+        "CAO_AGENT_ID": agent_id,
+        "CAO_AGENT_TOKEN": token,
+        "CAOD_SOCKET": str(socket),
+    })
+    args: list[str] = []
+    if values["model"]:
+        args += [render(a, values) for a in spec.model_args]
+    if values["prompt"]:
+        args += [render(a, values) for a in spec.system_prompt_args]
+    args += [render(a, values) for a in spec.mcp_args]
+    if launch.yolo:
+        args += [render(a, values) for a in spec.yolo_args]
+    if profile is not None and profile.allowed_tools is not None:
+        args += [render(a, values) for a in spec.allowed_tools_args]
+        for tool in profile.allowed_tools:
+            args += [render(a, {**values, "tool": tool}) for a in spec.allowed_tool_args]
+    if session_id and spec.resume_args:
+        args += [render(a, values) for a in spec.resume_args]
+    elif values["session_id"]:
+        args += [render(a, values) for a in spec.session_id_args]
+    return Prepared(args, env, values["session_id"] or None)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
