@@ -22,6 +22,7 @@ daemon becomes a tool error (``isError``); the bridge keeps running.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Annotated, Any, Callable
 
 import anyio
 import anyio.to_thread
+import msgspec
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -169,8 +171,8 @@ def _agent_out(info: Any) -> AgentOut:
 class DaemonLink:
     """One JSON-RPC call per tool call, on a fresh connection, in a worker thread."""
 
-    def __init__(self, socket: str | Path | None = None, token: str | None = None):
-        self.socket = paths.socket_path(socket)
+    def __init__(self, socket_path: str | Path | None = None, token: str | None = None):
+        self.socket = paths.socket_path(socket_path)
         self.token = token
 
     def require_token(self) -> str:
@@ -213,11 +215,11 @@ class DaemonLink:
         except (TimeoutError, OSError) as e:
             what = "no answer from caod in time" if isinstance(e, TimeoutError) else f"lost the connection to caod: {e}"
             raise ToolError(what) from None
+        except msgspec.DecodeError as e:   # a daemon of another version?
+            raise ToolError(f"caod sent an answer this caoctl does not understand: {e}") from None
 
 
 def _hang_up(client: Client) -> None:
-    import socket
-
     try:
         client.sock.shutdown(socket.SHUT_RDWR)
     except OSError:
@@ -262,10 +264,10 @@ async def _with_progress(ctx: Context, timeout: float, interval: float, work: Ca
 # ---------------------------------------------------------------- the server
 
 
-def build_server(socket: str | Path | None = None, token: str | None = None,
+def build_server(socket_path: str | Path | None = None, token: str | None = None,
                  agent_id: str | None = None) -> MCPServer:
     """The MCP server with its five tools; `token` None means "outside an agent"."""
-    link = DaemonLink(socket, token)
+    link = DaemonLink(socket_path, token)
     who = f"You are caod agent {agent_id}.\n" if agent_id else ""
     server = MCPServer("caod", instructions=who + INSTRUCTIONS, log_level="WARNING")
 
@@ -329,8 +331,8 @@ def build_server(socket: str | Path | None = None, token: str | None = None,
     return server
 
 
-def serve(socket: str | Path | None = None) -> None:
+def serve(socket_path: str | Path | None = None) -> None:
     """Run the bridge on stdin/stdout until the CLI closes stdin."""
     env = os.environ
-    server = build_server(socket, env.get(TOKEN_ENV) or None, env.get(AGENT_ENV) or None)
+    server = build_server(socket_path, env.get(TOKEN_ENV) or None, env.get(AGENT_ENV) or None)
     server.run("stdio")

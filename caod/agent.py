@@ -17,6 +17,7 @@ from providers.base import CompiledProvider
 from caod.detector import Detector
 from caod.events import EventBus
 from caod.inputs import encode_input
+from caod.logs import log
 from caod.protocol import AgentInfo
 from caod.pty_child import PtyChild
 from caod.screen import AgentScreen
@@ -92,6 +93,7 @@ class Agent:
         self._confirm_timer: asyncio.TimerHandle | None = None
         self._edge_armed = False
         self._submit_retried = False
+        self._dialog_screen: str | None = None  # the screen we last answered a dialog on
 
     # ------------------------------------------------------------ lifecycle
 
@@ -196,12 +198,41 @@ class Agent:
         if self.status is Status.EXITED:
             return
         self.transcript.flush()
+        if self.status is Status.STARTING and self.provider.dialogs:
+            self._answer_dialogs()
         new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer)
         if new is not None and new is not self.status:
             self._set_status(new, Signal.SCREEN, {"frame": kind.value})
         if not self.detector.awaiting_turn and self._confirm_timer is not None:
             self._confirm_timer.cancel()
             self._confirm_timer = None
+
+    def _answer_dialogs(self) -> None:
+        """First-run dialogs (trust this folder? use this key?) answered once per screen."""
+        text = self.screen.text()
+        if text == self._dialog_screen:
+            return
+        for regex, keys in self.provider.dialogs:
+            if regex.search(text):
+                self._dialog_screen = text
+                self.write_raw(keys.encode())
+                log.info("answered a start-up dialog", agent=self.id, dialog=regex.pattern)
+                return
+
+    def on_hook(self, status: Status) -> bool:
+        """A CLI-native turn signal. The screen stays the check: a Stop hook
+        while the screen still shows work (background tasks) is not a turn end."""
+        if self.status is Status.EXITED or status is self.status:
+            return False
+        seen = self.provider.classify(self.screen.lines())
+        if status is Status.COMPLETED:
+            if seen in (Status.PROCESSING, Status.WAITING):
+                return False
+            self.detector.give_up_input()
+        elif status in (Status.PROCESSING, Status.WAITING) and self.detector.awaiting_turn:
+            self.detector.busy_seen = True
+        self._set_status(status, Signal.HOOK)
+        return True
 
     def current_answer(self) -> tuple[int, str] | None:
         first, lines, continued = self.screen.history_and_lines()

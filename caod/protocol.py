@@ -201,6 +201,19 @@ class OutputResult(Result):
     text: str | None
 
 
+class HookParams(Params):
+    """A CLI-native event reported by `caoctl hook` from inside the agent."""
+
+    token: str
+    event: str  # the CLI's own name (Stop, UserPromptSubmit, agent-turn-complete, ...)
+
+
+class HookResult(Result):
+    agent: str
+    status: Status
+    applied: bool  # False: unknown event, or the screen contradicts it
+
+
 class KillParams(Params):
     agent: str
     grace: float = 3.0  # seconds between SIGTERM and SIGKILL
@@ -430,6 +443,7 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "agent.kill": (KillParams, AgentInfo),
     "agent.resize": (ResizeParams, AgentInfo),
     "agent.attach": (AttachParams, AgentInfo),
+    "agent.hook": (HookParams, HookResult),
     "events.subscribe": (SubscribeParams, Subscribed),
     "events.list": (EventsParams, EventList),
     "profile.list": (Empty, ProfileList),

@@ -12,6 +12,8 @@ from caod.protocol import (
     AgentRef,
     AttachParams,
     ErrorCode,
+    HookParams,
+    HookResult,
     KillParams,
     ListParams,
     OutputMode,
@@ -128,6 +130,13 @@ async def output(ctx: Context, p: OutputParams) -> OutputResult:
     return OutputResult(agent=agent.id, status=agent.status, text=text)
 
 
+async def hook(ctx: Context, p: HookParams) -> HookResult:
+    agent = ctx.daemon.agents.authenticate(p.token)
+    status = agent.provider.spec.hook_events.get(p.event)
+    applied = status is not None and agent.on_hook(status)
+    return HookResult(agent.id, agent.status, applied)
+
+
 async def kill(ctx: Context, p: KillParams) -> AgentInfo:
     if not p.grace >= 0:
         raise RpcError(ErrorCode.INVALID_PARAMS, "grace must be zero or more seconds")
@@ -181,4 +190,5 @@ HANDLERS = {
     "agent.kill": kill,
     "agent.resize": resize,
     "agent.attach": attach,
+    "agent.hook": hook,
 }

@@ -1,0 +1,108 @@
+"""CLI-native hooks: `caoctl hook EVENT` run as the agent; the screen stays the check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from caoctl.client import RpcFailure
+from caod.protocol import ErrorCode
+
+PROVIDER_TOML = """
+name = "hooked"
+description = "the scripted agent, with hook events declared"
+command = [{python}, "-m", "providers.scripted_cli"]
+verified = "scripted"
+
+[[patterns]]
+status = "processing"
+regex = "esc to interrupt"
+region = 3
+
+[[patterns]]
+status = "idle"
+regex = "^  ready · \\\\? for help"
+region = 2
+
+[answer]
+start = "^● "
+stop = "^(╭|> )"
+indent = "  "
+
+[hook_events]
+UserPromptSubmit = "processing"
+Stop = "completed"
+agent-turn-complete = "completed"
+"""
+
+
+@pytest.fixture
+def hooked(daemon_factory, tmp_path):
+    folder = tmp_path / "providers"
+    folder.mkdir()
+    (folder / "hooked.toml").write_text(PROVIDER_TOML.format(python=json.dumps(sys.executable)))
+    d = daemon_factory.new(start=False)
+    d.env["CAOD_PROVIDERS_DIR"] = str(folder)
+    d.env["CAO_SCRIPTED_RULES"] = json.dumps({"rules": [{"match": "^slow", "reply": "slow done", "think": 3}]})
+    return d.start()
+
+
+def agent_env(pid: int) -> dict[str, str]:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def hook(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "caoctl", "hook", *args], env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_status, send):
+    c = hooked.client()
+    agent = c.call("agent.spawn", {"provider": "hooked"}).id
+    info = wait_status(c, agent, "idle", timeout=20)
+    env = agent_env(info.pid)
+
+    r = hook(env, "UserPromptSubmit")
+    assert r.returncode == 0 and r.stderr == ""
+    assert c.call("agent.get", {"agent": agent}).status.value == "processing"
+    events = c.call("events.list", {"agent": agent}).events
+    assert (events[-1].new.value, events[-1].signal.value) == ("processing", "hook")
+
+    r = hook(env, "Stop")  # the screen is idle: the turn is over
+    assert c.call("agent.get", {"agent": agent}).status.value == "completed"
+
+    c.call("agent.send", {"agent": agent, "text": "slow"})
+    wait_status(c, agent, "processing")
+    hook(env, "Stop")  # Claude's Stop with background work: the screen still shows it
+    assert c.call("agent.get", {"agent": agent}).status.value == "processing"
+    done = wait_status(c, agent, "completed", timeout=20)
+    last = c.call("events.list", {"agent": agent}).events[-1]
+    assert (last.new.value, last.signal.value) == ("completed", "screen") and done.status.value == "completed"
+
+    # Codex's notify passes one JSON argument whose "type" names the event
+    hook(env, "UserPromptSubmit")
+    hook(env, "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
+    assert c.call("agent.get", {"agent": agent}).status.value == "completed"
+
+
+def test_hook_refusals(hooked, wait_status):
+    c = hooked.client()
+    agent = c.call("agent.spawn", {"provider": "hooked"}).id
+    info = wait_status(c, agent, "idle", timeout=20)
+    token = agent_env(info.pid)["CAO_AGENT_TOKEN"]
+    unknown = c.call("agent.hook", {"token": token, "event": "SomethingElse"})
+    assert unknown.applied is False and unknown.status.value == "idle"
+    with pytest.raises(RpcFailure) as e:
+        c.call("agent.hook", {"token": "forged", "event": "Stop"})
+    assert e.value.code == ErrorCode.PERMISSION_DENIED
+    # outside an agent, or with no daemon, the hook never fails the CLI that runs it
+    outside = {k: v for k, v in agent_env(info.pid).items() if k != "CAO_AGENT_TOKEN"}
+    r = hook(outside, "Stop")
+    assert r.returncode == 0 and "not inside a caod agent" in r.stderr
+    gone = dict(agent_env(info.pid), CAOD_SOCKET="/nonexistent/caod.sock")
+    r = hook(gone, "Stop")
+    assert r.returncode == 0 and "no daemon answers" in r.stderr
