@@ -109,6 +109,11 @@ def _run(sock, name: str, workdir: str, timeout: float, say, log: list[dict]) ->
                         say(f"  +{time.monotonic() - t0:6.3f}s  you        -> supervisor : {FOLLOW_UP}")
                     elif supervisor_turns == 3:
                         break
+            # the reviewer may still be drawing its own reply to send_message
+            for agent in c.call("session.get", {"session": name}).agents:
+                if agent.status.live:
+                    c.call("agent.wait", {"agent": agent.id, "statuses": ["completed", "idle", "error"],
+                                          "timeout": timeout}, timeout=timeout + 10)
         except TimeoutError:
             raise CommandFailed(f"the demo did not finish within {timeout:g}s") from None
         out = []

@@ -121,7 +121,7 @@ def test_spinner_turns_during_a_slow_call_and_progress_is_shown(spawn, mcp_confi
 
 
 def test_spinner_ticks_are_regular_during_the_call(spawn, mcp_config, tmp_path):
-    """Read the PTY with timestamps: spinner frames arrive at least every 0.3 s."""
+    """Read the PTY with timestamps: spinner frames keep coming (the call never blocks the loop)."""
     rules = {"rules": [{"match": "^slow", "mcp_call": call("slow", {"text": "x"}), "reply": "{result}", "think": 0}]}
     agent = spawn("--mcp-config", mcp_config(), rules=rules, env=mcp_log_env(tmp_path))
     agent.wait_ready()
@@ -136,7 +136,7 @@ def test_spinner_ticks_are_regular_during_the_call(spawn, mcp_config, tmp_path):
             stamps.append(time.monotonic())
     assert len(stamps) >= 8
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert max(gaps) < 0.35, gaps
+    assert max(gaps) < 0.5, gaps            # an SDK import in the main thread would stall ~1 s
 
 
 def test_server_process_is_kept_across_turns(spawn, mcp_config, tmp_path):

@@ -1,0 +1,208 @@
+"""caoctl provider list|classify: the CLIs caod knows, and what a screen means to one.
+
+Both work without a daemon. `classify` runs a screen through the same code
+the daemon uses (`providers.get`, `caod.screen.AgentScreen`,
+`caod.detector.Detector`), so a pattern can be checked against a captured
+screen before it meets a live agent.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from caoctl.common import CommandFailed, json_option
+from caoctl.output import emit_json, table
+from caod.status import Status
+
+DEFAULT_COLS, DEFAULT_ROWS = 220, 50
+
+# What a rendered capture may still carry: SGR colours, OSC titles and
+# hyperlinks, other CSI sequences, and two-byte escapes (charset selection).
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC ... BEL / ST
+    r"|\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b[()][0-9A-Za-z]"  # charset designation
+    r"|\x1b[@-Z\\-_=>]"  # any other two-byte escape
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class Classified:
+    provider: str
+    status: Status  # as the daemon would report it
+    answer: str | None  # the extracted answer, when completed
+    seen: Status | None  # what the provider's patterns alone say of the final screen
+
+
+def screen_lines(text: str) -> list[str]:
+    """A rendered capture as screen rows: escape codes and stray controls removed."""
+    text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
+    text = _CONTROLS.sub("", text)
+    return [line.expandtabs().rstrip() for line in text.split("\n")]
+
+
+def prepare_stream(data: bytes, newline: str = "auto") -> bytes:
+    """Bytes as a terminal would get them.
+
+    A PTY turns the program's LF into CR LF (onlcr), so a stream captured
+    below the terminal always carries CRs. A capture with no CR at all went
+    through something that dropped them; its bare LFs are mapped to CR LF.
+    `newline`: "auto" (that rule), "crlf" (always map bare LFs), "keep" (never).
+    """
+    if newline == "keep" or (newline == "auto" and b"\r" in data):
+        return data
+    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+
+
+def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input: bool = False,
+             cols: int | None = None, rows: int | None = None, newline: str = "auto") -> Classified:
+    """The status the daemon would report for this screen, and the answer when completed.
+
+    The screen is taken as the first frame an agent shows, either fresh
+    (`after_input` False: a spawned agent, still `starting`) or right after a
+    task was typed in and output came back (`after_input` True: the agent is
+    `processing`, and no answer was on screen before the task). So an idle
+    screen reads `idle` fresh, and `completed` after input only when it shows
+    an answer; a screen no pattern matches leaves the status where it was.
+    """
+    import providers
+    from caod.detector import Detector
+    from caod.screen import AgentScreen
+
+    try:
+        provider = providers.get(provider_name)
+    except providers.UnknownProvider as e:
+        raise CommandFailed(str(e).strip('"')) from None
+    except providers.BadProvider as e:
+        raise CommandFailed(str(e)) from None
+
+    detector = Detector(provider)
+    status = Status.STARTING
+    if after_input:
+        detector.on_input(None, Status.IDLE)
+        status = Status.PROCESSING  # the daemon's `output` signal: the CLI reacted
+
+    if raw:
+        screen = AgentScreen(cols or DEFAULT_COLS, rows or DEFAULT_ROWS)
+
+        def view() -> tuple[list[str], tuple[int, list[str], list[bool]], int]:
+            return screen.lines(), screen.history_and_lines(), screen.cols
+    else:
+        lines = screen_lines(data.decode("utf-8", "replace"))
+
+        def view() -> tuple[list[str], tuple[int, list[str], list[bool]], int]:
+            # A capture has no scrollback split and no wrap marks: every row is
+            # on screen, and a row filled to --size columns counts as wrapped.
+            return lines, (0, lines, None), cols  # type: ignore[return-value]
+
+    def current_answer() -> tuple[int, str] | None:
+        _, (first, rows_, continued), width = view()
+        return detector.answer(first, rows_, width, continued)
+
+    def frame() -> None:
+        nonlocal status
+        new = detector.on_frame(status, view()[0], current_answer)
+        if new is not None:
+            status = new
+
+    if raw:
+        # The daemon reads a frame at each synchronized-output end and whenever
+        # output pauses. A capture has no timing, so a pause is assumed where
+        # a TUI ends a redraw by showing the cursor again, and after the last byte.
+        for chunk in re.split(rb"(?<=\x1b\[\?25h)", prepare_stream(data, newline)):
+            if chunk:
+                screen.feed(chunk, frame)
+                frame()
+    else:
+        frame()
+    found = current_answer() if status is Status.COMPLETED else None
+    return Classified(provider.name, status, found[1] if found else None, provider.classify(view()[0]))
+
+
+def _parse_size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+    if not m or int(m.group(1)) < 2 or int(m.group(2)) < 2:
+        raise click.BadParameter(f"expected COLSxROWS such as 220x50, got {value!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+@click.group("provider")
+def command():
+    """The CLIs caod can run, and how a screen of one reads."""
+
+
+@command.command("list")
+@json_option
+def list_cmd(as_json):
+    """List providers: built-ins and data files in $CAOD_PROVIDERS_DIR."""
+    import providers
+
+    user = providers.user_files()
+    rows = []
+    for name in providers.names():
+        row = {"name": name, "source": "user" if name in user else "builtin", "verified": "",
+               "description": "", "binary": "", "on_path": False, "error": None}
+        try:
+            spec = providers.get(name).spec
+        except (providers.BadProvider, providers.UnknownProvider) as e:
+            row["error"] = str(e)
+        except Exception as e:  # a broken built-in module must not hide the others
+            row["error"] = f"cannot load provider {name!r}: {e}"
+        else:
+            binary = spec.command[0] if spec.command else ""
+            row.update(verified=spec.verified, description=spec.description, binary=binary,
+                       on_path=bool(binary) and shutil.which(binary) is not None)
+        rows.append(row)
+    if as_json:
+        emit_json(rows)
+        return
+    click.echo(table(
+        ["NAME", "VERIFIED", "SOURCE", "ON PATH", "DESCRIPTION"],
+        ([r["name"], r["verified"] or "-", r["source"],
+          "-" if r["error"] else ("yes" if r["on_path"] else f"no ({Path(r['binary']).name})"),
+          r["error"] or r["description"]] for r in rows),
+    ))
+
+
+@command.command("classify")
+@click.option("--provider", "-p", "provider_name", required=True, help="Provider name.")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--raw", is_flag=True,
+              help="FILE is a raw byte stream (cursor moves, CR redraws): render it with the daemon's screen.")
+@click.option("--after-input", is_flag=True,
+              help="A task was sent before this screen: an idle screen with an answer is `completed`.")
+@click.option("--size", callback=_parse_size, metavar="COLSxROWS",
+              help=f"Screen size for --raw (default {DEFAULT_COLS}x{DEFAULT_ROWS}); for text, the width rows wrap at.")
+@click.option("--lf", "newline", flag_value="crlf",
+              help="--raw: map every bare LF to CR LF (default: only when the stream has no CR at all).")
+@click.option("--keep-lf", "newline", flag_value="keep", help="--raw: never map bare LFs.")
+@json_option
+def classify_cmd(provider_name, file, raw, after_input, size, newline, as_json):
+    """Print the status PROVIDER reports for the screen in FILE (`-`: stdin).
+
+    FILE is rendered screen text (SGR/OSC codes are stripped), or with --raw
+    the bytes a terminal received. For `completed`, the extracted answer
+    follows. A screen no pattern matches reads `starting` fresh, `processing`
+    after input: the daemon keeps the status it had.
+    """
+    try:
+        data = click.get_binary_stream("stdin").read() if file == "-" else Path(file).read_bytes()
+    except OSError as e:
+        raise CommandFailed(f"cannot read {file}: {e.strerror or e}") from None
+    cols, rows = size if size else (None, None)
+    result = classify(provider_name, data, raw=raw, after_input=after_input, cols=cols, rows=rows,
+                      newline=newline or "auto")
+    if as_json:
+        emit_json({"provider": result.provider, "status": result.status.value, "answer": result.answer})
+        return
+    click.echo(result.status.value)
+    if result.answer is not None:
+        click.echo(result.answer)
