@@ -9,6 +9,7 @@ import socket
 import time
 from pathlib import Path
 
+from caod import systemd
 from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
@@ -62,7 +63,9 @@ class Daemon:
             await self.server.start(path=str(self.socket_path))
         if self.relaunch:
             await self.sessions.relaunch(to_relaunch)
-        log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid())
+        log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),
+                 activated=self._listen_sock is not None)
+        systemd.notify(f"READY=1\nSTATUS=listening on {self.socket_path}\nMAINPID={os.getpid()}")
         if ready_fd is not None:
             try:
                 os.write(ready_fd, b"ready\n")
@@ -75,6 +78,7 @@ class Daemon:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
+        systemd.notify("STOPPING=1")
         log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
         self.server.stop_listening()
         if self._listen_sock is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,8 +39,8 @@ def _render_both(logger: Any, name: str, event: dict) -> tuple[tuple[str, str | 
 
 def configure(log_file: Path, level: str = "info", console: TextIO | None = None) -> None:
     """Log to `log_file`; also to `console` (default: stderr when it is a TTY)."""
-    if console is None and sys.stderr.isatty():
-        console = sys.stderr
+    if console is None and (sys.stderr.isatty() or os.environ.get("JOURNAL_STREAM")):
+        console = sys.stderr  # a terminal, or the journal (which adds its own timestamps)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log_file, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the daemon
     structlog.configure(

@@ -12,7 +12,7 @@ import stat
 import sys
 from pathlib import Path
 
-from caod import __version__, logs, paths
+from caod import __version__, logs, paths, systemd
 
 
 class StartupError(Exception):
@@ -68,23 +68,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sock_path = paths.socket_path(args.socket)
     home = paths.home_dir(args.home)
     try:
+        inherited = systemd.listen_socket()  # socket activation: systemd owns the socket file
+        sock_path = Path(inherited.getsockname()) if inherited else paths.socket_path(args.socket)
         if len(os.fsencode(sock_path)) > paths.MAX_SOCKET_PATH:
             raise StartupError(f"socket path is too long for a Unix socket ({len(str(sock_path))} bytes): {sock_path}")
-        paths.ensure_private_dir(sock_path.parent)
+        if inherited is None:
+            paths.ensure_private_dir(sock_path.parent)
         paths.ensure_private_dir(home)
         lock_fd = _take_lock(sock_path)
-        _clear_stale_socket(sock_path)
-    except (StartupError, PermissionError, OSError) as e:
+        if inherited is None:
+            _clear_stale_socket(sock_path)
+    except (StartupError, PermissionError, OSError, RuntimeError) as e:
         print(f"caod: {e}", file=sys.stderr)
         return 1
     logs.configure(home / "caod.log", args.log_level)
     from caod.daemon import Daemon  # after logging is configured
 
     try:
-        daemon = Daemon(sock_path, home)
+        daemon = Daemon(sock_path, home, listen_sock=inherited)
         daemon.relaunch = not args.no_relaunch
         asyncio.run(daemon.run(ready_fd=args.ready_fd))
     except KeyboardInterrupt:

@@ -138,3 +138,44 @@ def _plain(st: DaemonStatus) -> dict:
     import msgspec
 
     return msgspec.to_builtins(st)
+
+
+@command.command("install-service")
+@click.option("--print", "print_only", is_flag=True, help="Print the files instead of writing them.")
+@click.option("--launchd/--systemd", "use_launchd", default=sys.platform == "darwin",
+              help="Which service manager (default: launchd on macOS, systemd elsewhere).")
+@click.option("--force", is_flag=True, help="Replace files that differ.")
+@json_option
+def install_service(print_only, use_launchd, force, as_json):
+    """Run caod as a user service: systemd (socket-activated) or launchd."""
+    from caoctl import service
+
+    files = service.launchd_plist() if use_launchd else service.systemd_units()
+    folder = service.launchd_dir() if use_launchd else service.systemd_dir()
+    if use_launchd:
+        plist = folder / f"{service.LAUNCHD_LABEL}.plist"
+        enable = f"launchctl load -w {plist}"
+    else:
+        enable = "systemctl --user daemon-reload && systemctl --user enable --now caod.socket"
+    if print_only:
+        if as_json:
+            emit_json({"folder": str(folder), "files": files, "enable": enable})
+            return
+        for name, text in files.items():
+            click.echo(f"# {folder / name}\n{text}")
+        click.echo(f"# then: {enable}")
+        return
+    written = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        target = folder / name
+        if target.exists() and target.read_text() != text and not force:
+            raise CommandFailed(f"{target} exists and differs (use --force to replace it)")
+        target.write_text(text)
+        written.append(str(target))
+    if as_json:
+        emit_json({"folder": str(folder), "written": written, "enable": enable})
+        return
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"Enable it with: {enable}")
