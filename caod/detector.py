@@ -25,6 +25,7 @@ class Detector:
         self.busy_seen = False  # a busy/waiting screen since that input
         self._baseline: tuple[int, str] | None = None
         self._before: Status | None = None  # what the screen showed when input went in
+        self.ready_once = False  # the CLI has shown its prompt at least once
 
     def answer(self, first_index: int, lines: list[str], cols: int,
                continued: list[bool] | None = None) -> tuple[int, str] | None:
@@ -39,6 +40,7 @@ class Detector:
         self.busy_seen = False
         self._baseline = baseline
         self._before = before
+        self.ready_once = True  # input only goes in once the CLI takes it
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
         return self.busy_seen or (current_answer is not None and current_answer != self._baseline)
@@ -70,12 +72,14 @@ class Detector:
         if self.awaiting_turn:
             if self.input_taken(answer_now()):
                 self.awaiting_turn = False
+                self.ready_once = True
                 return Status.COMPLETED
             return None
         if current is Status.COMPLETED:
             return None  # completed stays until the next input
-        if current is Status.WAITING or current is Status.PROCESSING:
+        if self.ready_once and current in (Status.WAITING, Status.PROCESSING):
             # Busy without our input (a person typed in attach, or an answer
             # to a prompt finished): the work it did is a finished turn.
             return Status.COMPLETED
+        self.ready_once = True  # busy while starting up (spinners) is no turn
         return Status.IDLE

@@ -61,6 +61,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     servers[BRIDGE_NAME] = {"command": python, "args": ["-m", "caoctl", "mcp"], "env": bridge_env}
     values = {
         "home": agent_home,
+        "agent_dir": str(folder),
         "cwd": cwd,
         "agent_id": agent_id,
         "socket": str(socket),
@@ -85,11 +86,17 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     _write_private(folder / "mcp.json", json.dumps({"mcpServers": servers}, indent=2))  # holds the token
     if isolated(spawn):
         os.makedirs(agent_home, mode=0o700, exist_ok=True)
-        for cf in spec.config_files:
-            target = Path(agent_home) / render(cf.path, values)
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_private(target, render(cf.content, values))
         env["HOME"] = agent_home
+    for cf in spec.config_files:
+        target = Path(render(cf.path, values))
+        if not target.is_absolute():
+            if not isolated(spawn):
+                continue  # a person's own home: never touched
+            target = Path(agent_home) / target
+        elif not target.resolve().is_relative_to(folder.resolve()):
+            raise ValueError(f"config file outside the agent's folders: {cf.path}")
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_private(target, render(cf.content, values))
     env.update({k: render(v, values) for k, v in spec.env.items()})
     env.update(spawn.env)
     env.update({

@@ -15,7 +15,8 @@ from caod.status import Status
 
 
 class Pattern(msgspec.Struct, frozen=True):
-    """`regex` (multiline) searched in the last `region` non-blank screen lines."""
+    """`regex` (multiline) searched in the last `region` screen lines, counted up
+    from the last non-blank line (blank lines above it count)."""
 
     status: Status
     regex: str
@@ -40,7 +41,7 @@ class ConfigFile(msgspec.Struct, frozen=True):
     ${placeholder} template; see TEMPLATE_FIELDS). Only when caod isolates
     the agent's HOME: a person's own CLI set-up is never touched."""
 
-    path: str  # relative to the agent's home
+    path: str  # relative to the agent's home; or under ${agent_dir}, caod's own folder, always written
     content: str
 
 
@@ -88,6 +89,7 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 # the value as a JSON string literal, for use inside JSON config files.
 TEMPLATE_FIELDS = (
     "home",  # the agent's HOME (its private one when isolated)
+    "agent_dir",  # caod's folder for this agent: files here are written whether or not HOME is isolated
     "cwd",
     "agent_id",
     "socket",
@@ -187,6 +189,8 @@ class CompiledProvider:
         out = [p.rstrip() for p in parts]
         while out and not out[-1]:
             out.pop()
+        while out and not out[0]:
+            out.pop(0)
         return begin, "\n".join(out)
 
 

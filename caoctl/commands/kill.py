@@ -10,7 +10,7 @@ from caod.protocol import KillParams
 
 
 @click.command("kill")
-@click.argument("agents", nargs=-1, required=True)
+@click.argument("agents", nargs=-1, required=True, shell_complete=__import__("caoctl.complete").complete.agent_ids)
 @click.option("--grace", type=click.FloatRange(min=0), default=3.0, show_default=True,
               help="Seconds between SIGTERM and SIGKILL.")
 @json_option

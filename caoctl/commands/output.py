@@ -10,7 +10,7 @@ from caod.protocol import OutputMode, OutputParams
 
 
 @click.command("output")
-@click.argument("agent")
+@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
 @click.option("--screen", "mode", flag_value="screen", default=True, help="The rendered screen (default).")
 @click.option("--last", "mode", flag_value="last", help="The last answer, as the provider extracts it.")
 @click.option("--history", "mode", flag_value="history", help="Scrollback plus the screen.")

@@ -64,12 +64,17 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
              cols: int | None = None, rows: int | None = None, newline: str = "auto") -> Classified:
     """The status the daemon would report for this screen, and the answer when completed.
 
-    The screen is taken as the first frame an agent shows, either fresh
-    (`after_input` False: a spawned agent, still `starting`) or right after a
-    task was typed in and output came back (`after_input` True: the agent is
-    `processing`, and no answer was on screen before the task). So an idle
-    screen reads `idle` fresh, and `completed` after input only when it shows
-    an answer; a screen no pattern matches leaves the status where it was.
+    The agent is either fresh (`after_input` False: spawned, still `starting`)
+    or was just given a task and reacted (`after_input` True: `processing`,
+    with no answer on screen before the task). The screen then goes through
+    the daemon's Detector: an idle screen reads `idle` fresh, and `completed`
+    after input when it shows an answer (or, in a raw stream, when a busy
+    frame came first); a screen no pattern matches leaves the status as it was.
+
+    A raw stream is read frame by frame like the daemon reads a PTY: at each
+    synchronized-output end, at each point where a TUI ends a redraw by
+    showing its cursor again (a capture has no timing, so that stands in for
+    the pause the daemon's quiescence timer waits for), and after the last byte.
     """
     import providers
     from caod.detector import Detector
@@ -112,12 +117,10 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
             status = new
 
     if raw:
-        # The daemon reads a frame at each synchronized-output end and whenever
-        # output pauses. A capture has no timing, so a pause is assumed where
-        # a TUI ends a redraw by showing the cursor again, and after the last byte.
-        for chunk in re.split(rb"(?<=\x1b\[\?25h)", prepare_stream(data, newline)):
-            if chunk:
-                screen.feed(chunk, frame)
+        chunks = [c for c in re.split(rb"(?<=\x1b\[\?25h)", prepare_stream(data, newline)) if c]
+        for i, chunk in enumerate(chunks):
+            screen.feed(chunk, frame)
+            if not screen.in_sync or i == len(chunks) - 1:  # inside a sync frame the daemon waits
                 frame()
     else:
         frame()
@@ -189,9 +192,10 @@ def classify_cmd(provider_name, file, raw, after_input, size, newline, as_json):
     """Print the status PROVIDER reports for the screen in FILE (`-`: stdin).
 
     FILE is rendered screen text (SGR/OSC codes are stripped), or with --raw
-    the bytes a terminal received. For `completed`, the extracted answer
-    follows. A screen no pattern matches reads `starting` fresh, `processing`
-    after input: the daemon keeps the status it had.
+    the bytes a terminal received, read frame by frame through the daemon's
+    own screen. For `completed`, the extracted answer follows. A screen no
+    pattern matches reads `starting` fresh and `processing` after input: the
+    daemon keeps the status it had.
     """
     try:
         data = click.get_binary_stream("stdin").read() if file == "-" else Path(file).read_bytes()

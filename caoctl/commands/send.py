@@ -13,7 +13,7 @@ from caod.status import Status
 
 
 @click.command("send")
-@click.argument("agent")
+@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
 @click.argument("text")
 @click.option("--wait", "-w", is_flag=True, help="Wait until the turn is over and print the answer.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)

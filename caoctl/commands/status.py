@@ -10,7 +10,7 @@ from caod.protocol import AgentRef
 
 
 @click.command("status")
-@click.argument("agent")
+@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
 @json_option
 @click.pass_context
 def command(ctx, agent, as_json):

@@ -13,7 +13,7 @@ STATUS_NAMES = [s.value for s in Status]
 
 
 @click.command("wait")
-@click.argument("agent")
+@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
 @click.option("--status", "-s", "statuses", multiple=True, required=True, type=click.Choice(STATUS_NAMES),
               help="Status to wait for (repeatable: any of them).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)

@@ -191,6 +191,7 @@ def test_completed_stays_until_next_input():
 @pytest.mark.parametrize("current", [Status.WAITING, Status.PROCESSING])
 def test_busy_without_our_input_then_idle_is_a_finished_turn(current):
     d = Detector(SCRIPTED)
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE  # it was ready once
     assert d.on_frame(current, screen(IDLE), lambda: None) is Status.COMPLETED
 
 
@@ -222,3 +223,12 @@ def test_a_different_screen_right_after_input_counts():
     d = Detector(SCRIPTED)
     d.on_input((1, "old"), Status.WAITING)
     assert d.on_frame(Status.WAITING, screen(ERROR), lambda: (1, "old")) is Status.ERROR
+
+
+def test_spinners_while_starting_end_in_idle_not_completed():
+    d = Detector(SCRIPTED)
+    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.IDLE
+    # once it has been ready, work nobody sent it (a person typing in attach) is a turn
+    assert d.on_frame(Status.IDLE, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED

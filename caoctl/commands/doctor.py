@@ -1,0 +1,221 @@
+"""caoctl doctor: check the set-up, one line per check, each with a hint when it is not right.
+
+✓ fine · ! worth a look (nothing is broken) · ✗ broken · - not installed (optional)
+Exit 0 when nothing is broken, 1 otherwise. Provider CLIs are only asked for
+`--version`, with a short timeout; nothing else of theirs is run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import click
+
+from caod import __version__, paths
+from caoctl.client import Client, DaemonUnavailable, RpcFailure
+from caoctl.common import EXIT_FAILED, CommandFailed, json_option, settings
+from caoctl.output import emit_json
+
+VERSION_TIMEOUT = 5.0
+SYMBOL = {"ok": "✓", "info": "-", "warn": "!", "error": "✗"}
+PACKAGES = ("click", "msgspec", "pyte", "ptyprocess", "aiosqlite", "structlog", "mcp", "rich")
+
+
+@dataclass
+class Check:
+    check: str
+    level: str  # ok | info | warn | error
+    detail: str
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.level != "error"
+
+    def as_dict(self) -> dict:
+        return {"check": self.check, "ok": self.ok, **{k: v for k, v in asdict(self).items() if k != "check"}}
+
+
+@click.command("doctor")
+@json_option
+@click.pass_context
+def command(ctx, as_json):
+    """Check the daemon, its socket and home, tmux, the provider CLIs and this install."""
+    sock = settings(ctx).socket
+    status, daemon_check = _daemon(sock)
+    checks = [daemon_check]
+    checks += _socket(sock, running=status is not None)
+    checks.append(_home(Path(status.home) if status else paths.home_dir()))
+    checks.append(_tmux())
+    checks += _providers()
+    checks += _install()
+    if as_json:
+        emit_json([c.as_dict() for c in checks])
+    else:
+        for c in checks:
+            click.echo(f"{SYMBOL[c.level]} {c.check}: {c.detail}" + (f"  → {c.hint}" if c.hint else ""))
+    broken = [c for c in checks if not c.ok]
+    if broken:
+        if not as_json:
+            raise CommandFailed(f"{len(broken)} problem{'s' if len(broken) > 1 else ''} found", EXIT_FAILED)
+        ctx.exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _daemon(sock: Path):
+    try:
+        with Client(sock, connect_timeout=2) as c:
+            st = c.call("daemon.status", timeout=5)
+    except DaemonUnavailable as e:
+        return None, Check("daemon", "error", str(e).split(";")[0],
+                           "start one with: caoctl daemon start")
+    except (OSError, RpcFailure) as e:
+        return None, Check("daemon", "error", f"the daemon on {sock} did not answer properly: {e}",
+                           "restart it: caoctl daemon stop; caoctl daemon start")
+    detail = f"caod {st.version}, pid {st.pid}, up {_duration(st.uptime_s)}, agents: {st.agents_live} live"
+    if st.version != __version__:
+        return st, Check("daemon", "warn", detail + f" (this caoctl is {__version__})",
+                         "restart the daemon after upgrading: caoctl daemon stop; caoctl daemon start")
+    return st, Check("daemon", "ok", detail)
+
+
+def _duration(secs: float) -> str:
+    secs = int(secs)
+    if secs < 60:
+        return f"{secs}s"
+    if secs < 3600:
+        return f"{secs // 60}m{secs % 60:02d}s"
+    return f"{secs // 3600}h{secs % 3600 // 60:02d}m"
+
+
+def _private(path: Path, want: int, what: str, kind: str) -> Check:
+    """`path` must be owned by us, with no permission bits for others beyond `want`."""
+    st = path.lstat()
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.getuid():
+        return Check(what, "error", f"{path} belongs to uid {st.st_uid}, not to you (uid {os.getuid()})",
+                     f"use a {kind} of your own (--socket / $CAOD_SOCKET)")
+    if mode & ~want & 0o777:
+        return Check(what, "error", f"{path} is {mode:04o}; others can reach it (want {want:04o})",
+                     f"chmod {want:o} {path}")
+    return Check(what, "ok", f"{path} is {mode:04o}, yours")
+
+
+def _socket(sock: Path, running: bool) -> list[Check]:
+    folder = sock.parent
+    if not folder.exists():
+        return [Check("socket folder", "info", f"{folder} does not exist yet",
+                      "caoctl daemon start creates it (0700)")]
+    checks = [_private(folder, 0o700, "socket folder", "folder")]
+    if not os.path.lexists(sock):
+        checks.append(Check("socket", "warn" if not running else "error", f"no socket at {sock}",
+                            "start the daemon: caoctl daemon start"))
+    elif not stat.S_ISSOCK(os.lstat(sock).st_mode):
+        checks.append(Check("socket", "error", f"{sock} is not a socket", f"remove it: rm {sock}"))
+    else:
+        checks.append(_private(sock, 0o600, "socket", "socket"))
+    return checks
+
+
+def _home(home: Path) -> Check:
+    if not home.exists():
+        return Check("home", "info", f"{home} does not exist yet", "caoctl daemon start creates it")
+    if not home.is_dir():
+        return Check("home", "error", f"{home} is not a folder", "point $CAOD_HOME at a folder")
+    if not os.access(home, os.W_OK | os.X_OK):
+        return Check("home", "error", f"{home} is not writable by you", f"chmod u+rwx {home}")
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o077:
+        return Check("home", "warn", f"{home} is writable but {mode:04o}: others can read transcripts",
+                     f"chmod 700 {home}")
+    return Check("home", "ok", f"{home} is writable")
+
+
+def _version(argv: list[str]) -> tuple[bool, str]:
+    """Run `argv` (a `--version` call) briefly; (answered, first line of output)."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT,
+                           stdin=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1", "CI": "1"})
+    except subprocess.TimeoutExpired:
+        return False, f"no answer to --version within {VERSION_TIMEOUT:g}s"
+    except OSError as e:
+        return False, f"cannot run: {e.strerror or e}"
+    lines = [ln.strip() for ln in (r.stdout or r.stderr).splitlines() if ln.strip()]
+    if r.returncode != 0:
+        return False, f"--version exited {r.returncode}" + (f": {lines[0][:80]}" if lines else "")
+    return True, lines[0][:80] if lines else "(no version printed)"
+
+
+def _tmux() -> Check:
+    binary = shutil.which("tmux")
+    if binary is None:
+        return Check("tmux", "warn", "not installed (only `caoctl tmux` needs it)",
+                     "apt install tmux  /  brew install tmux")
+    ok, text = _version([binary, "-V"])
+    return Check("tmux", "ok" if ok else "warn", f"{text} ({binary})" if ok else text)
+
+
+def _providers() -> list[Check]:
+    import providers
+
+    found: list[tuple[str, str | None, str]] = []  # (provider, binary path, command[0])
+    checks: list[Check] = []
+    for name in providers.names():
+        try:
+            spec = providers.get(name).spec
+        except Exception as e:  # a broken user provider file
+            checks.append(Check(f"provider {name}", "error", str(e).splitlines()[0],
+                                f"fix or remove its file in {providers.user_dir()}"))
+            continue
+        command0 = spec.command[0] if spec.command else ""
+        if name == "scripted":  # ships with caod and runs on this Python: nothing to ask
+            checks.append(Check(f"provider {name}", "ok", f"built in (runs on Python {platform.python_version()})"))
+            continue
+        found.append((name, shutil.which(command0) if command0 else None, command0))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        versions = dict(zip(
+            [n for n, path, _ in found if path],
+            pool.map(lambda path: _version([path, "--version"]), [path for _, path, _ in found if path]),
+        ))
+    real = 0
+    for name, path, command0 in found:
+        if path is None:
+            checks.append(Check(f"provider {name}", "info", f"`{command0}` is not on PATH",
+                                f"install it to use --provider {name}"))
+            continue
+        ok, text = versions[name]
+        real += ok
+        checks.append(Check(f"provider {name}", "ok" if ok else "warn", f"{text} ({path})",
+                            "" if ok else f"check that `{command0} --version` works"))
+    if not real:
+        checks.append(Check("providers", "warn", "no provider CLI found on PATH; only the scripted agent can run",
+                            "install one, e.g. Claude Code or Codex, then: caoctl spawn --provider NAME"))
+    return checks
+
+
+def _install() -> list[Check]:
+    checks = [Check("python", "ok", f"{platform.python_version()} ({sys.executable})")]
+    if sys.version_info < (3, 11):
+        checks[0] = Check("python", "error", f"{platform.python_version()} is too old", "caod needs Python 3.11+")
+    versions, missing = [], []
+    for pkg in PACKAGES:
+        try:
+            versions.append(f"{pkg} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            missing.append(pkg)
+    checks.append(Check("caod", "ok", f"caod/caoctl {__version__}; " + ", ".join(versions)))
+    if missing:
+        checks.append(Check("packages", "error", f"missing: {', '.join(missing)}",
+                            f"{sys.executable} -m pip install -e '.[test]' (or reinstall caod)"))
+    return checks

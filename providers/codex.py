@@ -1,0 +1,82 @@
+"""Codex CLI (`codex`, @openai/codex; driven for real at 0.169.0, see .ci/install-clis).
+
+- `--no-daemon`, or a background app-server outlives the TUI; the update check
+  is off on the command line, so it holds for a person's own set-up too.
+- Hooks first: `notify` runs `caoctl hook notify <JSON>`; its "type"
+  `agent-turn-complete` is a finished turn. Codex also notifies when its
+  side turn (the session title) ends, early in the real turn: the daemon
+  keeps that from ending the turn while the screen shows work.
+- MCP: `-c mcp_servers.caod.*` flags; the bridge's identity comes through
+  `env_vars` (CAO_AGENT_ID, CAO_AGENT_TOKEN and CAOD_SOCKET are in the agent's
+  environment). Servers a profile adds are not passed (no flag takes a list).
+- The system prompt is `developer_instructions`. No allow-list flag, and no
+  way to pin a fresh session id, so no resume (`codex resume <id>` needs the
+  id Codex prints at exit).
+- The isolated home gets ~/.codex/config.toml (this folder trusted, update check
+  and analytics off). It does not log in: with OPENAI_API_KEY set, the
+  sign-in dialogs are answered (API key from the environment), as is the
+  folder-trust dialog of a person's own set-up. OPENAI_BASE_URL is not read
+  by 0.169 (it is the `openai_base_url` setting, ignored in project config).
+- Its select prompts ignore pasted digits: `1` pasted and Enter takes the
+  preselected option (Yes); only a typed digit or letter picks another.
+"""
+
+from caod.status import Status
+from providers.base import Answer, ConfigFile, Dialog, Pattern, Provider
+
+CONFIG = """check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[projects.${cwd_json}]
+trust_level = "trusted"
+"""
+
+PROVIDER = Provider(
+    name="codex",
+    description="OpenAI Codex CLI (codex)",
+    command=["codex", "--no-daemon", "-c", "check_for_update_on_startup=false"],
+    patterns=[
+        # Approvals end with this footer, however long the preview above them.
+        # Not the sign-in screens at start (`... another provider` / `Press esc to go back` around
+        # `Press enter to continue`): caod answers those only while the agent is `starting`.
+        Pattern(Status.WAITING, r"Press enter to confirm or esc to cancel|"
+                r"\A(?!(?:.*\n)*.*(?:another provider|Press esc to go back))(?:.*\n)*.*Press enter to continue$",
+                region=2),
+        Pattern(Status.WAITING, r"\[a\] Accept\s+\[d\] Decline", region=2),  # boxed approval
+        Pattern(Status.WAITING, r"\[y/n\]\s*$", region=1),
+        Pattern(Status.ERROR, r"^Error: ", region=2),
+        Pattern(Status.PROCESSING, r"esc to interrupt", region=8),
+        # Ready only once the footer names the model (`fake-model default · /path`) or the
+        # context left: keys typed at the earlier `› Ask Codex to do anything` are lost.
+        Pattern(Status.IDLE, r"context left|Context \d+% left|^\s*\S+ (?:default|minimal|low|medium|high|xhigh) · ",
+                region=3),
+        Pattern(Status.IDLE, r"^❯(?: .*)?$|^›$", region=1),  # a bare prompt as the last line
+    ],
+    answer=Answer(start=r"^(?:• (?!(?:Ran|Running|Edited|Explored|Read|Called|Searched|Updated Plan)\b)|assistant: )",
+                  stop=r"^[›❯](?: |$)|Worked for \d|^■ ", indent="  "),
+    exit_keys="\x03\x03",  # one Ctrl-C at an empty prompt exits (it prints `codex resume <id>`)
+    dialogs=[
+        # Not signed in: `3. Sign in another way` (`2.` when ChatGPT sign-in is disabled),
+        # `1. Use an OpenAI API key`, then `Detected OPENAI_API_KEY environment variable` (Enter saves).
+        Dialog(r"^\W*3\. Sign in another way", "3"),
+        Dialog(r"^\W*2\. Sign in another way", "2"),
+        Dialog(r"^\W*1\. Use an OpenAI API key", "1"),
+        Dialog(r"Detected OPENAI_API_KEY environment variable", "\r"),
+        Dialog(r"Trust this folder\?", "\r"),  # `› 1. Trust and continue` is preselected
+    ],
+    config_files=[ConfigFile(".codex/config.toml", CONFIG)],
+    model_args=["-m", "${model}"],
+    system_prompt_args=["-c", "developer_instructions=${prompt_json}"],  # a JSON string is a TOML string
+    mcp_args=[  # always added: the notify hook too
+        "-c", "mcp_servers.caod.command=${bridge_command_json}",
+        "-c", "mcp_servers.caod.args=${bridge_args_json}",
+        "-c", 'mcp_servers.caod.env_vars=["CAO_AGENT_ID", "CAO_AGENT_TOKEN", "CAOD_SOCKET"]',
+        "-c", "mcp_servers.caod.tool_timeout_sec=3600",  # a handoff waits for the worker
+        "-c", 'notify=[${python_json}, "-m", "caoctl", "hook", "notify"]',
+    ],
+    yolo_args=["--dangerously-bypass-approvals-and-sandbox"],
+    hook_events={"agent-turn-complete": Status.COMPLETED},
+    verified="real",
+)

@@ -1,0 +1,56 @@
+"""Gemini CLI (`gemini`, @google/gemini-cli; driven for real at 0.61.0, see .ci/install-clis).
+
+- MCP, the system prompt and onboarding come from files in the isolated home
+  only: ~/.gemini/settings.json (mcpServers, API-key auth, updater and usage
+  statistics off) and ~/.gemini/GEMINI.md (the profile's prompt, as global
+  context). Gemini CLI has no flag for either. Without isolation a person's
+  own settings are used, and caod's bridge is not registered (the only way
+  that touches no file, GEMINI_CLI_SYSTEM_SETTINGS_PATH, would displace an
+  administrator's system settings, and Gemini refuses that file under a
+  world-writable folder such as /tmp).
+- No hooks: Gemini runs hooks with a sanitized environment, so `caoctl hook`
+  would not have the agent's token.
+- A pasted digit answers its approval box at once (`1` allows once, `3` declines).
+"""
+
+from caod.status import Status
+from providers.base import Answer, ConfigFile, Pattern, Provider
+
+SETTINGS = """{
+  "security": {"auth": {"selectedType": "gemini-api-key"}},
+  "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
+  "privacy": {"usageStatisticsEnabled": false},
+  "telemetry": {"enabled": false},
+  "mcpServers": ${mcp_servers_json}
+}
+"""
+
+PROVIDER = Provider(
+    name="gemini_cli",
+    description="Gemini CLI (gemini)",
+    command=["gemini"],
+    env={
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",  # the folder caod was asked to work in
+        "COLORTERM": "truecolor",  # else a warning line about colours at every start
+    },
+    patterns=[
+        # `Allow execution of [Shell]?` with `● 1. Allow once` in a box; the input box is gone.
+        Pattern(Status.WAITING, r"Allow execution of|Apply this change\?|Do you want to proceed\?|"
+                r"^│ ● 1\. ", region=12),
+        # `⠙ Thinking... (esc to cancel, 0s)` above the input box, which stays drawn.
+        Pattern(Status.PROCESSING, r"\(esc to cancel, \d", region=8),
+        Pattern(Status.IDLE, r"^ ?>   Type your message or @path/to/file", region=6),
+    ],
+    # `✦ PONG-42`, continued by indented lines; then the right-aligned `? for shortcuts` and a rule.
+    answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|\s+\? for shortcuts\s*$)", indent="  "),
+    exit_keys="\x03\x03",  # Ctrl-C twice; it prints `gemini --resume <id>`
+    config_files=[
+        ConfigFile(".gemini/settings.json", SETTINGS),
+        ConfigFile(".gemini/GEMINI.md", "${prompt}\n"),
+    ],
+    model_args=["-m", "${model}"],  # a fixed model also skips the router request
+    yolo_args=["--yolo"],
+    session_id_args=["--session-id", "${session_id}"],
+    resume_args=["--resume", "${session_id}"],
+    verified="real",
+)

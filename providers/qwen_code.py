@@ -1,0 +1,50 @@
+"""Qwen Code (`qwen`, @qwen-code/qwen-code; driven for real at 0.15.10, see .ci/install-clis).
+
+- Flags carry MCP (`--mcp-config`, caod's file), the system prompt
+  (`--append-system-prompt`) and the session id, isolated or not.
+- The isolated home's ~/.qwen/settings.json turns the self-updater off (else it
+  runs `npm install --global`), usage statistics, telemetry and managed memory
+  too, and picks OpenAI-compatible auth (OPENAI_BASE_URL/OPENAI_API_KEY/OPENAI_MODEL).
+  Without isolation the person's own settings decide.
+- MCP tools are "deferred": named in the system prompt behind a `tool_search`
+  tool, not declared with the other tools.
+- A pasted digit answers its approval box at once (`1` allows once, `4` declines).
+"""
+
+from caod.status import Status
+from providers.base import Answer, ConfigFile, Pattern, Provider
+
+SETTINGS = """{
+  "general": {"enableAutoUpdate": false},
+  "privacy": {"usageStatisticsEnabled": false},
+  "telemetry": {"enabled": false},
+  "memory": {"enableManagedAutoMemory": false},
+  "security": {"auth": {"selectedType": "openai"}}
+}
+"""
+
+PROVIDER = Provider(
+    name="qwen_code",
+    description="Qwen Code (qwen)",
+    command=["qwen"],
+    patterns=[
+        # `Allow execution of: 'touch'?` / `› 1. Yes, allow once` in a box, then
+        # `⠏ Waiting for user confirmation...`; the input box is gone.
+        Pattern(Status.WAITING, r"Allow execution of|Waiting for user confirmation|^\s*│ › 1\. Yes", region=8),
+        # `⠋ Some phrase... (1s · esc to cancel)` above the input box, which stays drawn.
+        Pattern(Status.PROCESSING, r"esc to cancel\)", region=6),
+        Pattern(Status.IDLE, r"^>   Type your message or @path/to/file|^  \? for shortcuts", region=4),
+    ],
+    # `  ✦ PONG-42`, continued by indented lines, up to the input box's rule.
+    answer=Answer(start=r"^  ✦ ", stop=r"^(?:─{10,}|  > |  ╭|>   )", indent="    "),
+    exit_keys="\x04\x04",  # Ctrl-D twice; it prints `qwen --resume <id>`
+    config_files=[ConfigFile(".qwen/settings.json", SETTINGS)],
+    model_args=["-m", "${model}"],
+    system_prompt_args=["--append-system-prompt", "${prompt}"],
+    mcp_args=["--mcp-config", "${mcp_config}"],
+    yolo_args=["--yolo"],
+    allowed_tool_args=["--allowed-tools", "${tool}"],  # run without asking (Qwen's own tool names)
+    session_id_args=["--session-id", "${session_id}"],
+    resume_args=["--resume", "${session_id}"],
+    verified="real",
+)
