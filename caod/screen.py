@@ -12,6 +12,8 @@ from collections import deque
 import pyte
 from pyte.screens import Margins
 
+from caod.logs import log
+
 SYNC_BEGIN = b"\x1b[?2026h"
 SYNC_END = b"\x1b[?2026l"
 _MARK_TAIL = len(SYNC_BEGIN) - 1
@@ -109,6 +111,28 @@ class _Screen(pyte.Screen):
                 row.continues = False
 
 
+def _tolerate_private(cls: type) -> type:
+    """pyte passes private=True to whatever CSI handler a sequence with "?" ends
+    in (Gemini CLI sends ESC[>4;?m at start); most handlers do not take it.
+    Those sequences are xterm extensions pyte does not model: ignore them."""
+    for name in set(pyte.Stream.csi.values()):
+        original = getattr(cls, name, None)
+        if original is None or name in ("set_mode", "reset_mode", "erase_in_line", "erase_in_display",
+                                        "report_device_attributes"):
+            continue
+
+        def tolerant(self, *args, _original=original, private=False, **kwargs):
+            if private:
+                return None
+            return _original(self, *args, **kwargs)
+
+        setattr(cls, name, tolerant)
+    return cls
+
+
+_tolerate_private(_Screen)
+
+
 class AgentScreen:
     def __init__(self, cols: int, rows: int, history: int = 500):
         self._screen = _Screen(cols, rows, history)
@@ -129,6 +153,13 @@ class AgentScreen:
     def bracketed_paste(self) -> bool:
         return BRACKETED_PASTE in self._screen.mode
 
+    def _feed(self, data: bytes) -> None:
+        try:
+            self._stream.feed(data)
+        except Exception as e:  # pyte's parser is a generator: an error would end it for good
+            log.warning("terminal parser error; parser restarted", error=repr(e))
+            self._stream = pyte.ByteStream(self._screen)
+
     def feed(self, data: bytes, on_frame_end) -> bool:
         """Feed output; call `on_frame_end()` after the last complete sync frame in it.
 
@@ -140,7 +171,7 @@ class AgentScreen:
         scan = self._tail + data
         end = scan.rfind(SYNC_END)
         if end < 0:
-            self._stream.feed(data)
+            self._feed(data)
             begin = scan.rfind(SYNC_BEGIN)
             if begin >= 0:
                 self.in_sync = True
@@ -149,13 +180,13 @@ class AgentScreen:
         else:
             cut = end + len(SYNC_END) - len(self._tail)  # index in `data` just past the marker
             if cut > 0:
-                self._stream.feed(data[:cut])
+                self._feed(data[:cut])
             self.in_sync = False
             on_frame_end()
             rest = data[max(cut, 0) :]
             if rest:
                 self._lines = None
-                self._stream.feed(rest)
+                self._feed(rest)
             self.in_sync = scan.rfind(SYNC_BEGIN) > end
             self._tail = scan[-_MARK_TAIL:]
             return bool(rest)

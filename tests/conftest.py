@@ -25,6 +25,8 @@ import pytest
 from caoctl.client import Client
 from caod.protocol import AgentInfo, Event
 
+pytest_plugins = ["fakemodel.plugin"]  # the scripted model server fixture, `model_server`
+
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0

@@ -152,3 +152,28 @@ def test_resize_and_redraw():
     fresh = AgentScreen(30, 4)
     fresh.feed(redraw, lambda: None)
     assert fresh.text() == s.text() == "red ok"
+
+
+def test_private_csi_sequences_pyte_does_not_model_are_ignored():
+    """Gemini CLI sends ESC[>4;?m at start; pyte used to raise (and its parser died)."""
+    s = AgentScreen(40, 5)
+    s.feed(b"a\x1b[>4;?mb\x1b[?5Wc\x1b[?1mD\x1b[1mE\r\nnext", lambda: None)
+    assert s.lines()[:2] == ["abcDE", "next"]
+    s.feed(b"\r\nstill parsing", lambda: None)
+    assert s.lines()[2] == "still parsing"
+
+
+def test_a_parser_error_does_not_silence_the_screen(monkeypatch):
+    s = AgentScreen(40, 5)
+    boom = {"armed": True}
+    original = type(s._screen).draw
+
+    def draw_once(self, data):
+        if boom.pop("armed", False):
+            raise RuntimeError("a pyte bug")
+        return original(self, data)
+
+    monkeypatch.setattr(type(s._screen), "draw", draw_once)
+    s.feed(b"lost", lambda: None)
+    s.feed(b"\r\nkept", lambda: None)
+    assert "kept" in s.lines()
