@@ -16,6 +16,7 @@ import tty
 import click
 
 from caoctl.client import Client
+from caoctl.complete import agent_ids
 from caoctl.common import CommandFailed, connect, settings
 from caod.protocol import AgentRef, AttachParams, ResizeParams
 
@@ -31,7 +32,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 @click.command("attach")
-@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agent", shell_complete=agent_ids)
 @click.option("--no-resize", is_flag=True, help="Keep the agent's size instead of fitting it to this terminal.")
 @click.pass_context
 def command(ctx, agent, no_resize):

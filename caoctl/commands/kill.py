@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from caoctl.common import connect, json_option
+from caoctl.complete import agent_ids
 from caoctl.output import agent_status_text, emit_json
 from caod.protocol import KillParams
 
 
 @click.command("kill")
-@click.argument("agents", nargs=-1, required=True, shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agents", nargs=-1, required=True, shell_complete=agent_ids)
 @click.option("--grace", type=click.FloatRange(min=0), default=3.0, show_default=True,
               help="Seconds between SIGTERM and SIGKILL.")
 @json_option

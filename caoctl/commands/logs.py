@@ -316,13 +316,28 @@ def _follow_agent(sock: Path, home: Path, ref: str, n: int, as_json: bool) -> No
             tail.pop()
         for row in tail:
             show(row)
-        click.echo(f"[agent {agent.id} has exited]", err=True)
+        click.echo(_why_closed(sock, agent.id), err=True)
     except RpcFailure as e:
-        if e.code == ErrorCode.AGENT_EXITED:
-            raise CommandFailed(f"agent {agent.id} has exited; without -f, logs --agent shows its transcript") from None
-        raise
+        if e.code != ErrorCode.AGENT_EXITED:
+            raise
+        # Nothing more will come: show what there is, like tail -f on a finished file.
+        _agent_transcript(sock, home, agent.id, n, as_json)
+        click.echo(f"[agent {agent.id} has exited]", err=True)
     finally:
         c.close()
+
+
+def _why_closed(sock: Path, agent_id: str) -> str:
+    try:
+        with Client(sock, connect_timeout=2) as c:
+            info = c.call("agent.get", AgentRef(agent=agent_id), timeout=5)
+    except (DaemonUnavailable, OSError, RpcFailure):
+        return "[the daemon closed the connection]"
+    if info.exit_signal is not None:
+        return f"[agent {agent_id} exited: signal {info.exit_signal}]"
+    if info.exit_code is not None:
+        return f"[agent {agent_id} exited: exit code {info.exit_code}]"
+    return f"[the daemon closed the connection; agent {agent_id} is {info.status.value}]"
 
 
 def _scrollback(screen: AgentScreen) -> tuple[list[str], int]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from caoctl.common import CommandFailed, connect, json_option
+from caoctl.complete import agent_ids
 from caoctl.output import emit_json
 from caod.protocol import OutputMode, OutputParams
 
 
 @click.command("output")
-@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agent", shell_complete=agent_ids)
 @click.option("--screen", "mode", flag_value="screen", default=True, help="The rendered screen (default).")
 @click.option("--last", "mode", flag_value="last", help="The last answer, as the provider extracts it.")
 @click.option("--history", "mode", flag_value="history", help="Scrollback plus the screen.")

@@ -7,13 +7,14 @@ import sys
 import click
 
 from caoctl.common import EXIT_FAILED, EXIT_WAITING, CommandFailed, connect, json_option
+from caoctl.complete import agent_ids
 from caoctl.output import emit_json
 from caod.protocol import SendParams
 from caod.status import Status
 
 
 @click.command("send")
-@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agent", shell_complete=agent_ids)
 @click.argument("text")
 @click.option("--wait", "-w", is_flag=True, help="Wait until the turn is over and print the answer.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)

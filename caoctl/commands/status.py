@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from caoctl.common import connect, json_option
+from caoctl.complete import agent_ids
 from caoctl.output import agent_details, emit_json
 from caod.protocol import AgentRef
 
 
 @click.command("status")
-@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agent", shell_complete=agent_ids)
 @json_option
 @click.pass_context
 def command(ctx, agent, as_json):

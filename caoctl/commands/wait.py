@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from caoctl.common import connect, json_option
+from caoctl.complete import agent_ids
 from caoctl.output import emit_json
 from caod.protocol import WaitParams
 from caod.status import Status
@@ -13,7 +14,7 @@ STATUS_NAMES = [s.value for s in Status]
 
 
 @click.command("wait")
-@click.argument("agent", shell_complete=__import__("caoctl.complete").complete.agent_ids)
+@click.argument("agent", shell_complete=agent_ids)
 @click.option("--status", "-s", "statuses", multiple=True, required=True, type=click.Choice(STATUS_NAMES),
               help="Status to wait for (repeatable: any of them).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)
