@@ -18,16 +18,19 @@ from caod.status import Status
 @click.option("--arg", "args", multiple=True, metavar="ARG", help="Extra argument for the CLI (repeatable).")
 @click.option("--rows", type=click.IntRange(1, 500), default=40, show_default=True)
 @click.option("--cols", type=click.IntRange(1, 1000), default=120, show_default=True)
+@click.option("--isolate-home", is_flag=True,
+              help="A private HOME with the provider's config files (no onboarding, updaters off).")
 @click.option("--wait", "wait_ready", is_flag=True, help="Return only once the agent is ready for input.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True)
 @json_option
 @click.pass_context
-def command(ctx, provider, cwd, name, env, args, rows, cols, wait_ready, timeout, as_json):
+def command(ctx, provider, cwd, name, env, args, rows, cols, isolate_home, wait_ready, timeout, as_json):
     """Start an agent in its own PTY and print its id."""
     with connect(ctx) as c:
         info = c.call(
             "agent.spawn",
-            SpawnParams(provider=provider, cwd=cwd, name=name, env=env, args=list(args), rows=rows, cols=cols),
+            SpawnParams(provider=provider, cwd=cwd, name=name, env=env, args=list(args), rows=rows, cols=cols,
+                        isolate_home=isolate_home),
         )
         if wait_ready:
             ready = [Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED]
