@@ -135,3 +135,16 @@ def test_no_daemon_is_a_clear_error(daemon_factory, caoctl, one_line_error):
     one_line_error(caoctl(idle, "ls"), 2, "no daemon answers")
     r = caoctl(idle, "daemon", "status")
     assert r.returncode == 3 and "not running" in r.stdout
+
+
+def test_spawn_isolate_home_gives_a_private_home(daemon, caoctl_json):
+    info = caoctl_json(daemon, "spawn", "-p", "scripted", "--isolate-home", "--wait")
+    environ = dict(item.split(b"=", 1) for item in open(f"/proc/{info['pid']}/environ", "rb").read().split(b"\0")
+                   if b"=" in item)
+    home = environ[b"HOME"].decode()
+    assert home == f"{daemon.home}/agents/{info['id']}/home"
+    import os
+    assert os.path.isdir(home) and (os.stat(home).st_mode & 0o777) == 0o700
+    plain = caoctl_json(daemon, "spawn", "-p", "scripted", "--wait")
+    environ = open(f"/proc/{plain['pid']}/environ", "rb").read()
+    assert f"HOME={home}".encode() not in environ and b"/agents/" not in environ.split(b"HOME=")[1].split(b"\0")[0]
