@@ -340,3 +340,18 @@ def verdict(value: float, limit: float, strict: bool = False) -> str:
         return "?"
     ok = value < limit if strict else value <= limit
     return "ok" if ok else "MISS"
+
+
+def add_caod_option(ap) -> None:
+    """--caod: the daemon executable (this interpreter's, else the repo's venv)."""
+    default_caod = Path(sys.executable).with_name("caod")
+    if not default_caod.exists():
+        default_caod = REPO / ".venv" / "bin" / "caod"
+    ap.add_argument("--caod", default=str(default_caod), help=f"daemon executable (default {default_caod})")
+
+
+def fill_defaults(args, defaults: dict[str, Any]) -> None:
+    """Options left unset take their full-run or --quick default."""
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)

@@ -30,7 +30,8 @@ if str(HERE) not in sys.path:
 
 from _common import (  # noqa: E402  (also puts the repository on sys.path)
     CLK_TCK,
-    REPO,
+    add_caod_option,
+    fill_defaults,
     T_START,
     BenchDaemon,
     EventTap,
@@ -441,7 +442,7 @@ def render_table(res: dict[str, Any]) -> str:
         add("   agent.spawn call itself", ms(s["spawn_rpc"]["p50_ms"]), ms(s["spawn_rpc"]["p95_ms"]))
         a = f1["at_once"]
         add(f"   {a['agents']} spawned at once: all idle after", ms(a["all_idle_ms"]))
-        add(f"     last CLI ready after / beyond it", ms(a["last_cli_ready_ms"]), ms(a["beyond_last_cli_ready_ms"]),
+        add("     last CLI ready after / beyond it", ms(a["last_cli_ready_ms"]), ms(a["beyond_last_cli_ready_ms"]),
             f"<= {TARGET_BEYOND_START_MS:g} ms", verdict(a["beyond_last_cli_ready_ms"], TARGET_BEYOND_START_MS))
     for key, name in (("turns_sync", "sync frames"), ("turns_nosync", f"no sync ({QUIET_MS} ms quiet)")):
         t = res.get(key)
@@ -515,10 +516,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--pyte-mb", type=float, help="stream size for figure 6 in MB (default 10; quick 2)")
     ap.add_argument("--pyte-repeats", type=int, help="interleaved runs, best taken (default 2; quick 1)")
     ap.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated figures to run (default all)")
-    default_caod = Path(sys.executable).with_name("caod")
-    if not default_caod.exists():
-        default_caod = REPO / ".venv" / "bin" / "caod"
-    ap.add_argument("--caod", default=str(default_caod), help=f"daemon executable (default {default_caod})")
+    add_caod_option(ap)
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {
@@ -530,9 +528,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "pyte_mb": 2.0 if q else 10.0,
         "pyte_repeats": 1 if q else 2,
     }
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, defaults)
     args.figures = {s.strip() for s in args.only.split(",") if s.strip()}
     return args
 

@@ -32,7 +32,8 @@ if str(HERE) not in sys.path:
 
 from _common import (  # noqa: E402  (also puts the repository on sys.path)
     CLK_TCK,
-    REPO,
+    add_caod_option,
+    fill_defaults,
     T_START,
     BenchDaemon,
     EventTap,
@@ -692,10 +693,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--assigns", type=int, help="parallel assigns for figure 3 (default 10; quick 4)")
     ap.add_argument("--poll-ms", type=float, default=25.0, help="inbox.list polling period in figure 3 (default 25)")
     ap.add_argument("--only", default="1,2,3", help="comma-separated figures to run (default all)")
-    default_caod = Path(sys.executable).with_name("caod")
-    if not default_caod.exists():
-        default_caod = REPO / ".venv" / "bin" / "caod"
-    ap.add_argument("--caod", default=str(default_caod), help=f"daemon executable (default {default_caod})")
+    add_caod_option(ap)
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {
@@ -705,9 +703,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "messages": 15 if q else 60,
         "assigns": 4 if q else 10,
     }
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    fill_defaults(args, defaults)
     if args.supervisors < 1 or args.handoffs < args.supervisors:
         ap.error("need --supervisors >= 1 and --handoffs >= --supervisors")
     args.figures = {s.strip() for s in args.only.split(",") if s.strip()}
