@@ -1,0 +1,83 @@
+"""The wire: JSON-RPC 2.0 envelopes and every method's params and result.
+
+One module, imported by the daemon and by caoctl, so the two can never disagree.
+Frames are NDJSON: one JSON object per line, at most MAX_FRAME bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from caod.protocol.agents import (
+    AgentList, AgentRef, AttachParams, DaemonStatus, Empty, EventList, EventsParams, HookParams, HookResult,
+    KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
+    SpawnParams, SubscribeParams, Subscribed, WaitParams,
+)
+from caod.protocol.teams import (
+    AnswerParams, AssignParams, AssignResult, HandoffParams, HandoffResult, InboxListParams, InboxSendParams,
+    InstallParams, LaunchParams, LaunchResult, MessageInfo, MessageList, ProfileInfo, ProfileList, ProfileRef,
+    SendMessageParams, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
+    ShutdownParams, ShutdownResult, TokenParams,
+)
+from caod.protocol.wire import (
+    AgentInfo, ErrorCode, ErrorObject, Event, JSONRPC, MAX_FRAME, Notification, Params, Request, Response,
+    Result, UNSET,
+)
+
+EVENT_NOTIFICATION = "event"
+
+# method -> (params type, result type). The daemon registers a handler for each;
+# the client decodes results with the same types.
+METHODS: dict[str, tuple[type[Params], type[Result]]] = {
+    "daemon.ping": (Empty, DaemonStatus),
+    "daemon.status": (Empty, DaemonStatus),
+    "daemon.shutdown": (Empty, Ok),
+    "agent.spawn": (SpawnParams, AgentInfo),
+    "agent.list": (ListParams, AgentList),
+    "agent.get": (AgentRef, AgentInfo),
+    "agent.send": (SendParams, SendResult),
+    "agent.wait": (WaitParams, AgentInfo),
+    "agent.output": (OutputParams, OutputResult),
+    "agent.kill": (KillParams, AgentInfo),
+    "agent.resize": (ResizeParams, AgentInfo),
+    "agent.attach": (AttachParams, AgentInfo),
+    "agent.hook": (HookParams, HookResult),
+    "events.subscribe": (SubscribeParams, Subscribed),
+    "events.list": (EventsParams, EventList),
+    "profile.list": (Empty, ProfileList),
+    "profile.get": (ProfileRef, ProfileInfo),
+    "profile.install": (InstallParams, ProfileInfo),
+    "session.launch": (LaunchParams, LaunchResult),
+    "session.list": (SessionListParams, SessionList),
+    "session.get": (SessionRef, SessionInfo),
+    "session.send": (SessionSendParams, SendResult),
+    "session.shutdown": (ShutdownParams, ShutdownResult),
+    "orch.handoff": (HandoffParams, HandoffResult),
+    "orch.assign": (AssignParams, AssignResult),
+    "orch.send_message": (SendMessageParams, MessageInfo),
+    "orch.answer_user_prompt": (AnswerParams, AgentInfo),
+    "orch.list_agents": (TokenParams, AgentList),
+    "inbox.send": (InboxSendParams, MessageInfo),
+    "inbox.list": (InboxListParams, MessageList),
+}
+
+encoder = msgspec.json.Encoder()
+
+
+def encode_line(msg: Any) -> bytes:
+    return encoder.encode(msg) + b"\n"
+
+
+__all__ = [
+    "AgentInfo", "AgentList", "AgentRef", "AnswerParams", "AssignParams", "AssignResult", "AttachParams",
+    "DaemonStatus", "EVENT_NOTIFICATION", "Empty", "ErrorCode", "ErrorObject", "Event", "EventList",
+    "EventsParams", "HandoffParams", "HandoffResult", "HookParams", "HookResult", "InboxListParams",
+    "InboxSendParams", "InstallParams", "JSONRPC", "KillParams", "LaunchParams", "LaunchResult", "ListParams",
+    "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",
+    "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "Request", "ResizeParams",
+    "Response", "Result", "SendMessageParams", "SendParams", "SendResult", "SessionInfo", "SessionList",
+    "SessionListParams", "SessionRef", "SessionSendParams", "ShutdownParams", "ShutdownResult", "SpawnParams",
+    "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
+]

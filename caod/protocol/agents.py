@@ -1,0 +1,147 @@
+"""Params and results of daemon.*, agent.* and events.*."""
+
+from __future__ import annotations
+
+import enum
+
+from caod.protocol.wire import AgentInfo, Event, Params, Result
+from caod.status import Status
+
+# ---------------------------------------------------------------- daemon.*
+
+
+class Empty(Params):
+    pass
+
+
+class Ok(Result):
+    ok: bool = True
+
+
+class DaemonStatus(Result):
+    version: str
+    pid: int
+    socket: str
+    home: str
+    started_at: float
+    uptime_s: float
+    agents: int
+    agents_live: int
+
+
+# ---------------------------------------------------------------- agent.*
+
+
+class SpawnParams(Params):
+    provider: str
+    cwd: str | None = None
+    name: str | None = None
+    env: dict[str, str] = {}
+    args: list[str] = []  # extra arguments appended to the provider's command
+    rows: int = 40
+    cols: int = 120
+    # A private HOME under the daemon's home, with the provider's config files
+    # (onboarding, trust, updaters off). Also on for every agent when the
+    # daemon runs with CAOD_ISOLATE_HOME=1 (tests, CI).
+    isolate_home: bool = False
+
+
+class AgentRef(Params):
+    agent: str  # id or name
+
+
+class ListParams(Params):
+    live_only: bool = False
+
+
+class AgentList(Result):
+    agents: list[AgentInfo]
+
+
+class SendParams(Params):
+    agent: str
+    text: str
+    wait: bool = False  # return only when the turn is over (see status.TURN_OVER)
+    timeout: float = 600.0
+
+
+class SendResult(Result):
+    agent: AgentInfo
+    ended: Status | None = None  # with wait: the status that ended the turn
+    answer: str | None = None  # with wait, when the turn completed
+
+
+class WaitParams(Params):
+    agent: str
+    statuses: list[Status]
+    timeout: float = 600.0
+
+
+class OutputMode(str, enum.Enum):
+    SCREEN = "screen"  # the rendered screen
+    LAST = "last"  # the last answer, extracted by the provider
+    HISTORY = "history"  # scrolled-off lines plus the screen
+
+
+class OutputParams(Params):
+    agent: str
+    mode: OutputMode = OutputMode.SCREEN
+
+
+class OutputResult(Result):
+    agent: str
+    status: Status
+    text: str | None
+
+
+class HookParams(Params):
+    """A CLI-native event reported by `caoctl hook` from inside the agent."""
+
+    token: str
+    event: str  # the CLI's own name (Stop, UserPromptSubmit, agent-turn-complete, ...)
+
+
+class HookResult(Result):
+    agent: str
+    status: Status
+    applied: bool  # False: unknown event, or the screen contradicts it
+
+
+class KillParams(Params):
+    agent: str
+    grace: float = 3.0  # seconds between SIGTERM and SIGKILL
+
+
+class ResizeParams(Params):
+    agent: str
+    rows: int
+    cols: int
+
+
+class AttachParams(Params):
+    agent: str
+    rows: int | None = None  # resize the agent to the viewer's terminal
+    cols: int | None = None
+    redraw: bool = True  # send the current screen first
+
+
+# ---------------------------------------------------------------- events.*
+
+
+class SubscribeParams(Params):
+    agent: str | None = None
+    replay: int = 0  # send this many recent events first, then live ones
+
+
+class Subscribed(Result):
+    seq: int  # the last event sequence number at subscription time
+
+
+class EventsParams(Params):
+    agent: str | None = None
+    since: int = 0  # events with seq > since
+    limit: int = 200
+
+
+class EventList(Result):
+    events: list[Event]
