@@ -1,7 +1,8 @@
 """Claude Code (`claude`, @anthropic-ai/claude-code; driven for real at 2.1.197, see .ci/install-clis).
 
 - Hooks first: `--settings` (a JSON string; it adds to, never replaces, the
-  person's own settings) runs `caoctl hook` on UserPromptSubmit (processing),
+  person's own settings) allows caod's MCP tools without asking and runs
+  `caoctl hook` on UserPromptSubmit (processing),
   PermissionRequest (waiting; fires as the approval box opens, where the
   Notification hook's `permission_prompt` comes ~6 s later and may arrive
   after the answer) and Stop (completed). SessionEnd is not reported: the
@@ -23,10 +24,11 @@ from providers.base import Answer, ConfigFile, Dialog, Pattern, Provider
 # `✻ <Verb>ed for 3s` marks a finished turn.
 GLYPHS = "·✢✳✶✻✽*"
 
-# Hook settings passed with --settings. ${hook_command} goes into the JSON
-# strings as it is: a shell-quoted path, safe unless it holds `"`, `\` or `'`.
-HOOKS = (
-    '{"hooks": {'
+# Settings passed with --settings: caod's own MCP tools need no approval (a supervisor that
+# stops at every handoff would stall its team), and the hooks. ${hook_command} goes into the
+# JSON strings as it is: a shell-quoted path, safe unless it holds `"`, `\` or `'`.
+SETTINGS = (
+    '{"permissions": {"allow": ["mcp__caod"]}, "hooks": {'
     '"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "${hook_command} UserPromptSubmit"}]}], '
     '"PermissionRequest": [{"hooks": [{"type": "command", "command": "${hook_command} PermissionRequest"}]}], '
     '"Stop": [{"hooks": [{"type": "command", "command": "${hook_command} Stop"}]}]'
@@ -79,7 +81,7 @@ PROVIDER = Provider(
     ],
     model_args=["--model", "${model}"],
     system_prompt_args=["--append-system-prompt", "${prompt}"],
-    mcp_args=["--mcp-config", "${mcp_config}", "--settings", HOOKS],  # always added: the hooks too
+    mcp_args=["--mcp-config", "${mcp_config}", "--settings", SETTINGS],  # always added: the hooks too
     yolo_args=["--dangerously-skip-permissions"],
     allowed_tools_args=["--allowedTools", "${tools}"],
     session_id_args=["--session-id", "${session_id}"],

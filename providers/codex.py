@@ -3,9 +3,11 @@
 - `--no-daemon`, or a background app-server outlives the TUI; the update check
   is off on the command line, so it holds for a person's own set-up too.
 - Hooks first: `notify` runs `caoctl hook notify <JSON>`; its "type"
-  `agent-turn-complete` is a finished turn. Codex also notifies when its
-  side turn (the session title) ends, early in the real turn: the daemon
-  keeps that from ending the turn while the screen shows work.
+  `agent-turn-complete` is a finished turn. It lands ~0.2 s after the screen
+  shows the turn over, so a task typed at once can be "completed" by the
+  previous turn's notify (seen: 3 of 6 back-to-back turns). With OpenAI's
+  own provider Codex also notifies when its side turn (the session title)
+  ends, early in the real turn, while the screen shows work.
 - MCP: `-c mcp_servers.caod.*` flags; the bridge's identity comes through
   `env_vars` (CAO_AGENT_ID, CAO_AGENT_TOKEN and CAOD_SOCKET are in the agent's
   environment). Servers a profile adds are not passed (no flag takes a list).
@@ -13,10 +15,10 @@
   way to pin a fresh session id, so no resume (`codex resume <id>` needs the
   id Codex prints at exit).
 - The isolated home gets ~/.codex/config.toml (this folder trusted, update check
-  and analytics off). It does not log in: with OPENAI_API_KEY set, the
-  sign-in dialogs are answered (API key from the environment), as is the
-  folder-trust dialog of a person's own set-up. OPENAI_BASE_URL is not read
-  by 0.169 (it is the `openai_base_url` setting, ignored in project config).
+  and analytics off). It is not signed in: use a model provider that needs no
+  OpenAI sign-in (`-c model_provider=...`, as the e2e tests do) or sign in
+  through `caoctl attach`. OPENAI_BASE_URL is not read by 0.169 (it is the
+  `openai_base_url` setting, ignored in project config).
 - Its select prompts ignore pasted digits: `1` pasted and Enter takes the
   preselected option (Yes); only a typed digit or letter picks another.
 """
@@ -43,29 +45,36 @@ PROVIDER = Provider(
         # `Press enter to continue`): caod answers those only while the agent is `starting`.
         Pattern(Status.WAITING, r"Press enter to confirm or esc to cancel|"
                 r"\A(?!(?:.*\n)*.*(?:another provider|Press esc to go back))(?:.*\n)*.*Press enter to continue$",
-                region=2),
+                region=4),
         Pattern(Status.WAITING, r"\[a\] Accept\s+\[d\] Decline", region=2),  # boxed approval
         Pattern(Status.WAITING, r"\[y/n\]\s*$", region=1),
         Pattern(Status.ERROR, r"^Error: ", region=2),
         Pattern(Status.PROCESSING, r"esc to interrupt", region=8),
+        # While the answer streams, 0.169 draws no spinner: `• PONG-4` and its indented lines
+        # sit right above the composer (`› ...`) until the turn closes with `  Worked for 2s`.
+        # So a `• ` cell that reaches the composer (the last `› ` line; earlier ones are the
+        # person's messages) without that line is work (real 0.169.0). Not `• Queued follow-up
+        # inputs`: input typed while MCP servers start waits there, and the screen then goes
+        # back to a bare prompt before `Starting MCP servers` shows.
+        Pattern(Status.PROCESSING, r"^• (?!Queued ).*\n(?:  (?!Worked for)[^\n]*\S[^\n]*\n|[ \t]*\n)*› (?![\s\S]*^› )",
+                region=40),
         # Ready only once the footer names the model (`fake-model default · /path`) or the
         # context left: keys typed at the earlier `› Ask Codex to do anything` are lost.
         Pattern(Status.IDLE, r"context left|Context \d+% left|^\s*\S+ (?:default|minimal|low|medium|high|xhigh) · ",
                 region=3),
         Pattern(Status.IDLE, r"^❯(?: .*)?$|^›$", region=1),  # a bare prompt as the last line
     ],
-    answer=Answer(start=r"^(?:• (?!(?:Ran|Running|Edited|Explored|Read|Called|Searched|Updated Plan)\b)|assistant: )",
-                  stop=r"^[›❯](?: |$)|Worked for \d|^■ ", indent="  "),
+    answer=Answer(start=r"^(?:• (?!(?:Ran|Running|Edited|Explored|Read|Called|Searched|Updated Plan|Working|"
+                        r"Queued)\b)|assistant: )",
+                  # `Worked for <1s` too; `  └ Tip: ...` may follow the answer (real 0.169)
+                  stop=r"^[›❯](?: |$)|Worked for [<\d]|^■ |^  └ Tip", indent="  "),
     exit_keys="\x03\x03",  # one Ctrl-C at an empty prompt exits (it prints `codex resume <id>`)
-    dialogs=[
-        # Not signed in: `3. Sign in another way` (`2.` when ChatGPT sign-in is disabled),
-        # `1. Use an OpenAI API key`, then `Detected OPENAI_API_KEY environment variable` (Enter saves).
-        Dialog(r"^\W*3\. Sign in another way", "3"),
-        Dialog(r"^\W*2\. Sign in another way", "2"),
-        Dialog(r"^\W*1\. Use an OpenAI API key", "1"),
-        Dialog(r"Detected OPENAI_API_KEY environment variable", "\r"),
-        Dialog(r"Trust this folder\?", "\r"),  # `› 1. Trust and continue` is preselected
-    ],
+    # Not the sign-in screens: answered under caod, the key arrives while Codex still waits for
+    # replies to its terminal queries, is lost, and Codex exits with "timed out discarding
+    # buffered terminal input" (real 0.169.0; in tmux, which answers the queries, `3`, `1`,
+    # Enter sign in with OPENAI_API_KEY). The folder-trust dialog (a git repository not yet
+    # trusted; seen in tmux, not under caod) takes Enter: `› 1. Trust and continue` is preselected.
+    dialogs=[Dialog(r"Trust this folder\?", "\r")],
     config_files=[ConfigFile(".codex/config.toml", CONFIG)],
     model_args=["-m", "${model}"],
     system_prompt_args=["-c", "developer_instructions=${prompt_json}"],  # a JSON string is a TOML string

@@ -1,9 +1,10 @@
 """Gemini CLI (`gemini`, @google/gemini-cli; driven for real at 0.61.0, see .ci/install-clis).
 
 - MCP, the system prompt and onboarding come from files in the isolated home
-  only: ~/.gemini/settings.json (mcpServers, API-key auth, updater and usage
-  statistics off) and ~/.gemini/GEMINI.md (the profile's prompt, as global
-  context). Gemini CLI has no flag for either. Without isolation a person's
+  only: ~/.gemini/settings.json (mcpServers, caod's tools allowed without a
+  confirmation via `tools.allowed: ["mcp_caod_*"]`, API-key auth, updater
+  and usage statistics off) and ~/.gemini/GEMINI.md (the profile's prompt,
+  as global context). Gemini CLI has no flag for either. Without isolation a person's
   own settings are used, and caod's bridge is not registered (the only way
   that touches no file, GEMINI_CLI_SYSTEM_SETTINGS_PATH, would displace an
   administrator's system settings, and Gemini refuses that file under a
@@ -21,6 +22,7 @@ SETTINGS = """{
   "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
   "privacy": {"usageStatisticsEnabled": false},
   "telemetry": {"enabled": false},
+  "tools": {"allowed": ["mcp_caod_*"]},
   "mcpServers": ${mcp_servers_json}
 }
 """
@@ -42,8 +44,12 @@ PROVIDER = Provider(
         Pattern(Status.IDLE, r"^ ?>   Type your message or @path/to/file", region=6),
     ],
     # `✦ PONG-42`, continued by indented lines; then the right-aligned `? for shortcuts` and a rule.
-    answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|\s+\? for shortcuts\s*$)", indent="  "),
+    # Input typed while it still starts (MCP servers) waits under `Queued (press ↑ to edit):`.
+    answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|\s+\? for shortcuts\s*$|\s*Queued \(press)", indent="  "),
     exit_keys="\x03\x03",  # Ctrl-C twice; it prints `gemini --resume <id>`
+    # Enter right after the paste is taken as part of it (real 0.61.0: the turn only started
+    # when the confirm timer pressed Enter again, 3 s later).
+    submit_delay_ms=150,
     config_files=[
         ConfigFile(".gemini/settings.json", SETTINGS),
         ConfigFile(".gemini/GEMINI.md", "${prompt}\n"),

@@ -1,7 +1,25 @@
-"""OpenCode (`opencode`). Minimal entry: launch flags, config files and hooks are being added."""
+"""OpenCode (`opencode`, opencode-ai; driven for real at 1.18.33, see .ci/install-clis).
+
+- Everything caod adds goes through OPENCODE_CONFIG_CONTENT (inline config,
+  merged over the person's own, isolated or not): caod's MCP bridge under
+  "mcp", the profile's prompt as an "instructions" file, the updater and
+  sharing off. Servers a profile adds are not passed.
+- No hooks (only JavaScript plugins), no allow-list flag, and no way to pin a
+  fresh session id (`-s` continues an existing `ses_...`), so no resume.
+- Its permission box (`Allow once   Allow always   Reject`) has no numbers and
+  ignores pasted text: `1` pasted and Enter takes the selected `Allow once`;
+  arrows move the choice.
+"""
 
 from caod.status import Status
 from providers.base import Answer, Pattern, Provider
+
+# Inline config. An empty prompt_file gives `"instructions": [""]`, which 1.18.33 ignores.
+CONFIG = (
+    '{"autoupdate": false, "share": "disabled", "instructions": [${prompt_file_json}], '
+    '"mcp": {"caod": {"type": "local", "command": [${python_json}, "-m", "caoctl", "mcp"], '
+    '"environment": ${bridge_env_json}, "enabled": true}}}'
+)
 
 PROVIDER = Provider(
     name="opencode",
@@ -10,11 +28,22 @@ PROVIDER = Provider(
     patterns=[
         Pattern(Status.WAITING, r"△ Permission required|Allow once\s+Allow always\s+Reject", region=12),
         Pattern(Status.PROCESSING, r"esc interrupt", region=3),
-        Pattern(Status.IDLE, r"ctrl\+p commands|Ask anything", region=20),  # the splash footer sits mid-screen
+        # Just after Enter the task's box (`┃  say pong` / `┃`) sits right above the empty input
+        # box for ~0.2 s before the spinner: taken, not answered (real 1.18.33).
+        Pattern(Status.PROCESSING, r"^\s*┃  \S.*\n\s*┃(?: {10,}.*)?\n(?:[ \t]*\n)*(?:\s*┃(?: {10,}.*)?\n){3}\s*┃  \S.* · .*\n"
+                r"\s*╹▀", region=60),  # the task sits at the top, the input box at the bottom
+        # An empty input box (its placeholder, or sidebar text far right) above `┃  Build · <model>`:
+        # typed or pasted text (`┃  say pong`) is not a prompt yet, else that text reads as a new
+        # answer and the turn "completes" before Enter (real 1.18.33). The splash box sits mid-screen.
+        Pattern(Status.IDLE, r"^\s*┃(?: {10,}.*| {1,2}Ask anything.*)?\n\s*┃(?: {10,}.*)?\n\s*┃  \S.* · .*\n\s*╹▀",
+                region=20),
     ],
     # The answer follows the task (`┃  <task>`) or its `┃  Thinking: …` line and ends at the
     # `▣  Build · <model> · 7.2s` line; the input box's own `┃` rows are not a start.
     answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  |^\s*┃", indent="     "),
-    exit_keys="\x03",
+    exit_keys="\x03",  # one Ctrl-C at an empty prompt exits (it prints `opencode -s <id>`)
+    env={"OPENCODE_DISABLE_AUTOUPDATE": "true", "OPENCODE_CONFIG_CONTENT": CONFIG},
+    model_args=["-m", "${model}"],  # provider/model
+    yolo_args=["--auto"],
     verified="real",
 )

@@ -33,11 +33,17 @@ PROVIDER = Provider(
         Pattern(Status.WAITING, r"Allow execution of|Waiting for user confirmation|^\s*│ › 1\. Yes", region=8),
         # `⠋ Some phrase... (1s · esc to cancel)` above the input box, which stays drawn.
         Pattern(Status.PROCESSING, r"esc to cancel\)", region=6),
+        # `✕ [API Error: Connection error. (cause: fetch failed)] (Press Ctrl+Y to retry)` right
+        # above the input box.
+        Pattern(Status.ERROR, r"^\s*✕ \[API Error.*\n(?:[ \t]*\n)*─{10,}\n>   ", region=8),
         Pattern(Status.IDLE, r"^>   Type your message or @path/to/file|^  \? for shortcuts", region=4),
     ],
     # `  ✦ PONG-42`, continued by indented lines, up to the input box's rule.
     answer=Answer(start=r"^  ✦ ", stop=r"^(?:─{10,}|  > |  ╭|>   )", indent="    "),
     exit_keys="\x04\x04",  # Ctrl-D twice; it prints `qwen --resume <id>`
+    # Enter right after the paste is taken as part of it (real 0.15.10: the turn only started
+    # when the confirm timer pressed Enter again, 3 s later).
+    submit_delay_ms=150,
     config_files=[ConfigFile(".qwen/settings.json", SETTINGS)],
     model_args=["-m", "${model}"],
     system_prompt_args=["--append-system-prompt", "${prompt}"],
