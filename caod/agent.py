@@ -102,6 +102,7 @@ class Agent:
             self.command, self.cwd, self.env, self.rows, self.cols, self._on_output, self._on_exit
         )
         self.pid = self._child.pid
+        self.screen.on_query_reply(self._answer_query)
         self._store.write(
             "INSERT OR REPLACE INTO agents (id, name, provider, cwd, command, pid, status, status_since,"
             " created_at, rows, cols, transcript, session, profile, role, parent, spec)"
@@ -228,6 +229,8 @@ class Agent:
         if status is Status.COMPLETED:
             if seen in (Status.PROCESSING, Status.WAITING):
                 return False
+            if self.detector.awaiting_turn and not self.detector.busy_seen:
+                return False  # a late hook from the previous turn (Codex notify lags ~0.2 s)
             self.detector.give_up_input()
         elif status in (Status.PROCESSING, Status.WAITING) and self.detector.awaiting_turn:
             self.detector.busy_seen = True
@@ -260,9 +263,13 @@ class Agent:
             raise AgentGone(self.id)
         if not self.takes_input:
             raise AgentBusy(self.id)
+        answering_choice = self.status is Status.WAITING and self.provider.spec.choice_keys
         self.detector.on_input(self.current_answer(), self.status)
         self._edge_armed = True
         self._submit_retried = False
+        if answering_choice:  # typed, not pasted, and no Enter that could confirm a default
+            self._child.write(encode_input(text, bracketed=False).strip())
+            return
         self._child.write(encode_input(text, self.screen.bracketed_paste))
         spec = self.provider.spec
         if spec.submit_delay_ms:
@@ -295,6 +302,12 @@ class Agent:
             return
         self.detector.give_up_input()
         self._set_status(Status.IDLE, Signal.TIMEOUT, {"reason": "input not taken"})
+
+    def _answer_query(self, text: str) -> None:
+        """Answer a terminal query like a terminal would (Codex waits for one at
+        start). An attached viewer's own terminal answers instead."""
+        if not self.viewers:
+            self.write_raw(text.encode())
 
     def write_raw(self, data: bytes) -> None:
         """Keys from a person attached to the agent: passed through as typed."""

@@ -35,6 +35,13 @@ class _Screen(pyte.Screen):
         self._drawing = False
         super().__init__(columns, lines)
 
+    # Replies to terminal queries (cursor position, device attributes); set by the owner.
+    reply = None
+
+    def write_process_input(self, data: str) -> None:
+        if self.reply is not None:
+            self.reply(data)
+
     def continues(self, y: int) -> bool:
         row = self.buffer.get(y)
         return bool(row is not None and getattr(row, "continues", False))
@@ -140,6 +147,10 @@ class AgentScreen:
         self.in_sync = False
         self._tail = b""
         self._lines: list[str] | None = None  # rendered rows, until the next change
+
+    def on_query_reply(self, fn) -> None:
+        """`fn(text)` receives what a terminal would answer to the program's queries."""
+        self._screen.reply = fn
 
     @property
     def cols(self) -> int:

@@ -66,6 +66,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     quiet_ms: int = 25  # quiescence window that ends a frame without sync output
     confirm_ms: int = 3000  # input not taken by then -> press submit once more
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
+    # Answers to a choice prompt (waiting_user_answer) typed as keys with no submit
+    # key: some select widgets ignore a paste, and the Enter would pick the default.
+    choice_keys: bool = False
     dialogs: list[Dialog] = []
     config_files: list[ConfigFile] = []
     # Launch flags, each added when its value is known.

@@ -64,6 +64,7 @@ PROVIDER = Provider(
     # Enter right after the paste is taken as part of it (real 2.1.197: the turn only
     # started when the confirm timer pressed Enter again, 3 s later).
     submit_delay_ms=150,
+    choice_keys=True,  # its select prompt ignores a pasted "3"; a typed 3 picks "No"
     env={
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_TELEMETRY": "1",

@@ -68,6 +68,7 @@ PROVIDER = Provider(
                         r"Queued)\b)|assistant: )",
                   # `Worked for <1s` too; `  └ Tip: ...` may follow the answer (real 0.169)
                   stop=r"^[›❯](?: |$)|Worked for [<\d]|^■ |^  └ Tip", indent="  "),
+    choice_keys=True,  # its select prompt ignores a pasted digit; a typed one picks the option
     exit_keys="\x03\x03",  # one Ctrl-C at an empty prompt exits (it prints `codex resume <id>`)
     # Not the sign-in screens: answered under caod, the key arrives while Codex still waits for
     # replies to its terminal queries, is lost, and Codex exits with "timed out discarding

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from fakemodel.plugin import model_server  # noqa: F401  (the fixture, for this tier)
 from fakemodel.server import FakeModel
 from realclis import agent_env, opencode_project
 
@@ -27,7 +26,7 @@ def workdir():
 
 
 @pytest.fixture
-def real_daemon(daemon_factory, model_server: FakeModel, workdir: Path):  # noqa: F811
+def real_daemon(daemon_factory, model_server: FakeModel, workdir: Path):
     """A daemon whose agents run the pinned CLIs in isolated homes against `model_server`."""
     d = daemon_factory.new(start=False)
     for key in list(d.env):
