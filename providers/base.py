@@ -34,6 +34,7 @@ class Answer(msgspec.Struct, frozen=True):
     start: str
     stop: str
     indent: str = ""
+    skip: str | None = None  # lines inside the answer that are chrome, not text (left out)
 
 
 class ConfigFile(msgspec.Struct, frozen=True):
@@ -139,6 +140,7 @@ class CompiledProvider:
         a = spec.answer
         self._start = re.compile(a.start) if a else None
         self._stop = re.compile(a.stop) if a else None
+        self._skip = re.compile(a.skip) if a and a.skip else None
 
     @property
     def name(self) -> str:
@@ -181,6 +183,9 @@ class CompiledProvider:
             line = lines[i]
             if continued is not None:
                 wrapped = continued[i]
+            if self._skip is not None and not wrapped and self._skip.search(line):
+                wrapped = False
+                continue
             if self._stop.search(line) and not wrapped:
                 break
             text = line[len(indent) :] if indent and line.startswith(indent) else line

@@ -40,7 +40,9 @@ PROVIDER = Provider(
     ],
     # The answer follows the task (`┃  <task>`) or its `┃  Thinking: …` line and ends at the
     # `▣  Build · <model> · 7.2s` line; the input box's own `┃` rows are not a start.
-    answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  |^\s*┃", indent="     "),
+    # The answer follows the task's box (its ┃ lines are chrome) and ends at the ▣ footer.
+    answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  ", indent="     ",
+                  skip=r"^\s*┃"),
     exit_keys="\x03",  # one Ctrl-C at an empty prompt exits (it prints `opencode -s <id>`)
     env={"OPENCODE_DISABLE_AUTOUPDATE": "true", "OPENCODE_CONFIG_CONTENT": CONFIG},
     model_args=["-m", "${model}"],  # provider/model

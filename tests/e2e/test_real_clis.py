@@ -64,8 +64,9 @@ IDS = [c.provider for c in CLIS]
 # OpenCode 1.18.33 draws the task's box (`┃  say pong` / a bare `┃`) right above the answer; the
 # Answer data model (start line, stop line, indent) cannot skip that bare line, so extraction
 # stops there and the answer is empty. The status part of its tests holds.
-OPENCODE_ANSWER = pytest.mark.xfail(
-    reason="OpenCode's answer follows a bare `┃` line that providers.base.Answer cannot skip", strict=True)
+OPENCODE_EARLY_COMPLETED = pytest.mark.xfail(
+    reason="after an approved tool call, OpenCode's screen reads idle for a moment before its final "
+           "answer is drawn, so the turn is reported completed with an empty answer", strict=True)
 
 
 def start(c, cli: Cli, url: str, workdir: Path) -> str:
@@ -97,8 +98,6 @@ def test_task_is_answered_then_exit(cli, real_daemon, model_server, workdir, req
     gone = wait_for(c, agent, "exited", timeout=20)
     assert gone.exit_code == 0, screen(c, agent)
 
-    if cli.provider == "opencode":
-        request.applymarker(OPENCODE_ANSWER)
     assert done.answer == "PONG-42", last_screen
 
 
@@ -118,7 +117,7 @@ def test_approval_is_answered_with_caoctl_send_1(cli, real_daemon, model_server,
     mains = model_server.main_requests()
     assert len(mains) == 2 and model_server.last_tool_result() is not None, mains
     if cli.provider == "opencode":
-        request.applymarker(OPENCODE_ANSWER)
+        request.applymarker(OPENCODE_EARLY_COMPLETED)
     assert answered.stdout.strip() == "done", screen(c, agent)
 
 
