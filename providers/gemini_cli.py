@@ -34,6 +34,9 @@ PROVIDER = Provider(
     env={
         "GEMINI_CLI_TRUST_WORKSPACE": "true",  # the folder caod was asked to work in
         "COLORTERM": "truecolor",  # else a warning line about colours at every start
+        # With CI set (as on a CI machine) it skips its interactive UI and exits at once;
+        # in caod's PTY it is interactive by definition. "false" turns its CI check off.
+        "CI": "false",
     },
     patterns=[
         # `Allow execution of [Shell]?` with `● 1. Allow once` in a box; the input box is gone.
