@@ -66,7 +66,8 @@ IDS = [c.provider for c in CLIS]
 # stops there and the answer is empty. The status part of its tests holds.
 OPENCODE_EARLY_COMPLETED = pytest.mark.xfail(
     reason="after an approved tool call, OpenCode's screen reads idle for a moment before its final "
-           "answer is drawn, so the turn is reported completed with an empty answer", strict=True)
+           "answer is drawn, so the turn can be reported completed with an empty answer (a race: "
+           "it passes when the answer is drawn in time)", strict=False)
 
 
 def start(c, cli: Cli, url: str, workdir: Path) -> str:
