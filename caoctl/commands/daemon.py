@@ -14,7 +14,7 @@ import click
 from caod import paths
 from caoctl.client import Client, DaemonUnavailable
 from caoctl.common import CommandFailed, connect, json_option, settings
-from caoctl.output import emit_json
+from caoctl.output import emit_json, to_plain
 from caod.protocol import DaemonStatus
 
 EXIT_NOT_RUNNING = 3  # like `systemctl status`
@@ -78,7 +78,7 @@ def start(ctx, home, timeout, as_json):
     """Start a detached daemon unless one already answers."""
     st, started = start_daemon(settings(ctx).socket, home, timeout)
     if as_json:
-        emit_json({"started": started, "running": True, **dict(_plain(st))})
+        emit_json({"started": started, "running": True, **to_plain(st)})
     else:
         click.echo(f"caod {'started' if started else 'already running'} (pid {st.pid}) on {st.socket}")
 
@@ -126,18 +126,13 @@ def status(ctx, as_json):
             click.echo(f"caod is not running (socket {settings(ctx).socket})")
         ctx.exit(EXIT_NOT_RUNNING)
     if as_json:
-        emit_json({"running": True, **dict(_plain(st))})
+        emit_json({"running": True, **to_plain(st)})
         return
     click.echo(
         f"caod {st.version} running (pid {st.pid}, up {st.uptime_s:.0f}s)\n"
         f"socket: {st.socket}\nhome:   {st.home}\nagents: {st.agents_live} live, {st.agents} in all"
     )
 
-
-def _plain(st: DaemonStatus) -> dict:
-    import msgspec
-
-    return msgspec.to_builtins(st)
 
 
 @command.command("install-service")

@@ -21,25 +21,11 @@ from providers.scripted_cli.mcp_client import McpConfigError, parse_config
 from providers.scripted_cli.rules import RulesError, parse_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_scripted_cli import BANNER, BUSY, TOP, Agent, idle, run_plain  # noqa: E402
+from test_scripted_cli import BANNER, BUSY, TOP, idle, run_plain, spawn  # noqa: E402,F401 (spawn: the fixture)
 
 HERE = Path(__file__).resolve().parent
 ECHO_SERVER = HERE / "echo_mcp_server.py"
 TIMEOUT = 20.0
-
-
-@pytest.fixture
-def spawn():
-    agents = []
-
-    def make(*args, **kw):
-        agent = Agent(*args, **kw)
-        agents.append(agent)
-        return agent
-
-    yield make
-    for agent in agents:
-        agent.close()
 
 
 @pytest.fixture
