@@ -91,6 +91,8 @@ class Agent:
         self._waiters: list[tuple[Transition, asyncio.Future]] = []
         self._frame_timer: asyncio.TimerHandle | None = None
         self._confirm_timer: asyncio.TimerHandle | None = None
+        self._answer_timer: asyncio.TimerHandle | None = None  # see Provider.answer_wait_ms
+        self._answer_wait_since: float | None = None
         self._edge_armed = False
         self._submit_retried = False
         self._dialog_screen: str | None = None  # the screen we last answered a dialog on
@@ -203,10 +205,33 @@ class Agent:
             self._answer_dialogs()
         new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer)
         if new is not None and new is not self.status:
-            self._set_status(new, Signal.SCREEN, {"frame": kind.value})
+            detail: dict[str, Any] = {"frame": kind.value}
+            if self._answer_wait_since is not None:  # how long the answer came after the prompt
+                detail["answer_wait_ms"] = round((self._loop.time() - self._answer_wait_since) * 1000)
+            self._set_status(new, Signal.SCREEN, detail)
+        if self.detector.holding and self._answer_timer is None:
+            delay = self.provider.spec.answer_wait_ms / 1000
+            self._answer_timer = self._loop.call_later(delay, self._answer_wait_over)
+            self._answer_wait_since = self._loop.time()
+        elif not self.detector.holding:
+            self._stop_answer_wait()
         if not self.detector.awaiting_turn and self._confirm_timer is not None:
             self._confirm_timer.cancel()
             self._confirm_timer = None
+
+    def _stop_answer_wait(self) -> None:
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+        self._answer_wait_since = None
+
+    def _answer_wait_over(self) -> None:
+        """No answer was drawn in time after the idle prompt: the turn ends as it is."""
+        self._answer_timer = None
+        self.detector.hold_expired = True
+        if self._frame_timer is not None:  # this evaluation stands in for the pending one
+            self._frame_timer.cancel()
+        self._frame(FrameKind.ANSWER_WAIT)
 
     def _answer_dialogs(self) -> None:
         """First-run dialogs (trust this folder? use this key?) answered once per screen."""
@@ -232,6 +257,7 @@ class Agent:
             if self.detector.awaiting_turn and not self.detector.busy_seen:
                 return False  # a late hook from the previous turn (Codex notify lags ~0.2 s)
             self.detector.give_up_input()
+            self._stop_answer_wait()
         elif status in (Status.PROCESSING, Status.WAITING) and self.detector.awaiting_turn:
             self.detector.busy_seen = True
         self._set_status(status, Signal.HOOK)
@@ -265,6 +291,7 @@ class Agent:
             raise AgentBusy(self.id)
         answering_choice = self.status is Status.WAITING and self.provider.spec.choice_keys
         self.detector.on_input(self.current_answer(), self.status)
+        self._stop_answer_wait()
         self._edge_armed = True
         self._submit_retried = False
         if answering_choice:  # typed, not pasted, and no Enter that could confirm a default
@@ -334,10 +361,10 @@ class Agent:
     # ------------------------------------------------------------ exit
 
     def _on_exit(self, code: int | None, sig: int | None) -> None:
-        for timer in (self._frame_timer, self._confirm_timer):
+        for timer in (self._frame_timer, self._confirm_timer, self._answer_timer):
             if timer is not None:
                 timer.cancel()
-        self._frame_timer = self._confirm_timer = None
+        self._frame_timer = self._confirm_timer = self._answer_timer = None
         self.exit_code, self.exit_signal = code, sig
         self._store.write(
             "UPDATE agents SET exit_code=?, exit_signal=? WHERE id=?", (code, sig, self.id)

@@ -26,6 +26,11 @@ class Detector:
         self._baseline: tuple[int, str] | None = None
         self._before: Status | None = None  # what the screen showed when input went in
         self.ready_once = False  # the CLI has shown its prompt at least once
+        # An idle prompt after work but no new answer drawn yet: some CLIs draw
+        # the prompt (or the turn's footer) before the answer text. The agent
+        # holds `completed` for up to the provider's answer_wait_ms.
+        self.holding = False
+        self.hold_expired = False
 
     def answer(self, first_index: int, lines: list[str], cols: int,
                continued: list[bool] | None = None) -> tuple[int, str] | None:
@@ -41,9 +46,16 @@ class Detector:
         self._baseline = baseline
         self._before = before
         self.ready_once = True  # input only goes in once the CLI takes it
+        self.holding = self.hold_expired = False
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
         return self.busy_seen or (current_answer is not None and current_answer != self._baseline)
+
+    def _answer_pending(self, found: tuple[int, str] | None) -> bool:
+        """The turn's answer is not drawn yet and the provider says it may still come."""
+        if not self.provider.spec.answer_wait_ms or self.hold_expired or self.provider.spec.answer is None:
+            return False
+        return found is None or found == self._baseline or not found[1].strip()
 
     def give_up_input(self) -> None:
         self.awaiting_turn = False
@@ -54,6 +66,7 @@ class Detector:
         `answer_now` is a callable giving the current answer; it is only
         evaluated when needed, as extraction reads the scrollback.
         """
+        self.holding = False
         seen = self.provider.classify(screen)
         if seen is None:
             return None
@@ -70,7 +83,11 @@ class Detector:
             return seen
         # The screen shows an idle prompt.
         if self.awaiting_turn:
-            if self.input_taken(answer_now()):
+            found = answer_now()
+            if self.input_taken(found):
+                if self._answer_pending(found):
+                    self.holding = True
+                    return None
                 self.awaiting_turn = False
                 self.ready_once = True
                 return Status.COMPLETED

@@ -51,6 +51,7 @@ class FrameKind(str, enum.Enum):
 
     SYNC = "sync"  # end of a DEC mode 2026 synchronized-output frame
     QUIET = "quiet"  # a short quiescence window after output
+    ANSWER_WAIT = "answer_wait"  # the provider's answer_wait_ms ran out with no answer drawn
 
 
 # Statuses a `send --wait` ends on: the turn is over, one way or another.

@@ -66,6 +66,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     submit_delay_ms: int = 0  # pause between the paste and the submit key
     quiet_ms: int = 25  # quiescence window that ends a frame without sync output
     confirm_ms: int = 3000  # input not taken by then -> press submit once more
+    # A CLI that draws its idle prompt (or the turn's footer) before the answer
+    # text: an idle screen with no new answer yet waits up to this long for it.
+    answer_wait_ms: int = 0
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
     # Answers to a choice prompt (waiting_user_answer) typed as keys with no submit
     # key: some select widgets ignore a paste, and the Enter would pick the default.

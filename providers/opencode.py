@@ -43,6 +43,9 @@ PROVIDER = Provider(
     # The answer follows the task's box (its ┃ lines are chrome) and ends at the ▣ footer.
     answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  ", indent="     ",
                   skip=r"^\s*┃"),
+    # It draws the turn's `▣ Build · <model> · 3.4s` footer and the empty input box a few
+    # frames before the answer's text (longer on a loaded machine; real 1.18.33).
+    answer_wait_ms=3000,
     exit_keys="\x03",  # one Ctrl-C at an empty prompt exits (it prints `opencode -s <id>`)
     env={"OPENCODE_DISABLE_AUTOUPDATE": "true", "OPENCODE_CONFIG_CONTENT": CONFIG},
     model_args=["-m", "${model}"],  # provider/model

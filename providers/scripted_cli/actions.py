@@ -4,7 +4,8 @@ A handler is ``handler(agent, rule, ctx, value)`` where ``value`` is the
 rule's (validated) value for the key and ``ctx`` the template fields.  It may
 be a plain function or a generator function; a generator yields wait commands
 to the agent loop (``("think", seconds)`` -> resumed with None,
-``("approval", prompt)`` -> resumed with True/False, ``("mcp", (server,
+``("approval", prompt)`` -> resumed with True/False, ``("late", seconds)`` ->
+the idle prompt drawn, resumed with None after that long, ``("mcp", (server,
 tool, args, timeout))`` -> resumed with the fields result/result_json/error)
 and ``yield from`` is used to run it.  Returning :data:`STOP` ends the turn (the handler must have
 drawn the turn's final frame).  Steps run in the order given by
@@ -74,6 +75,9 @@ def act_error(agent, rule, ctx, template):
 
 
 def act_reply(agent, rule, ctx, template):
+    late = rule.params.get("late")
+    if late:
+        yield ("late", late)              # the idle prompt first, the reply after
     agent.finish_reply(agent.fmt(template, ctx))
     return None                           # an "exit" step may still follow
 

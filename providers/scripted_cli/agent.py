@@ -40,7 +40,7 @@ class AgentExit(Exception):
 
 class Agent:
     """State machine; ``mode`` is one of starting, idle, thinking, approval,
-    burst, done."""
+    burst, late (the idle prompt drawn, the reply still to come), done."""
 
     def __init__(self, term, rules, trace, *, name="scripted", sync=True, start_delay=0.0,
                  mcp=None, yolo=False, info=()):
@@ -76,7 +76,7 @@ class Agent:
     # -- output --
 
     def live_lines(self):
-        if self.mode == "idle":
+        if self.mode in ("idle", "late"):
             return render.idle_lines(self.buffer, self.cols, self.error)
         if self.mode == "thinking":
             return render.busy_lines(self.tick, time.monotonic() - self.think_start, self.mcp_note)
@@ -167,6 +167,11 @@ class Agent:
                 self.think_start, self.think_until = now, now + arg
                 self.next_tick = now + SPIN_INTERVAL
                 self.tick = 0
+                self.redraw()
+                return
+            if kind == "late":
+                self.mode = "late"
+                self.think_until = now + arg
                 self.redraw()
                 return
             if kind == "approval":
@@ -293,7 +298,7 @@ class Agent:
         size = self.term.size()
         if size != (self.cols, self.rows):
             self.cols, self.rows = size
-            if self.mode in ("idle", "thinking", "approval"):
+            if self.mode in ("idle", "late", "thinking", "approval"):
                 self.redraw()
 
     def timeout(self, now, ready_at):
@@ -302,6 +307,8 @@ class Agent:
             deadlines.append(ready_at)
         elif self.mode == "thinking":
             deadlines += [self.next_tick, self.think_until]
+        elif self.mode == "late":
+            deadlines.append(self.think_until)
         if self.esc_deadline is not None:
             deadlines.append(self.esc_deadline)
         return max(0.0, min(deadlines) - now) if deadlines else None
@@ -321,6 +328,9 @@ class Agent:
                 self.add_static(render.banner_lines(render.fit_head(line, self.cols - 1) for line in self.info))
                 self.mode = "idle"
                 self.redraw()
+            elif self.mode == "late" and now >= self.think_until:
+                self.advance()
+                continue
             elif self.mode == "thinking":
                 if now >= self.think_until:
                     self.advance()

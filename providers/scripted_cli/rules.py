@@ -173,6 +173,9 @@ register_key("match", v_str, "meta")
 register_key("think", v_seconds, "meta")
 register_key("sync", v_bool, "meta")
 register_key("reply_declined", v_str, "param", template=True)
+# The reply is drawn this many seconds after the idle prompt (like OpenCode, which
+# draws its prompt a few frames before the answer's text).
+register_key("late", v_seconds, "param")
 register_key("reply_error", v_str, "param", template=True)
 register_key("approval", v_str, "action", order=10, template=True)
 register_key("mcp_call", v_mcp_call, "action", order=15, template=mcp_call_templates, provides=MCP_FIELDS)

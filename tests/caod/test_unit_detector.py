@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 import providers
@@ -232,3 +233,49 @@ def test_spinners_while_starting_end_in_idle_not_completed():
     # once it has been ready, work nobody sent it (a person typing in attach) is a turn
     assert d.on_frame(Status.IDLE, screen(BUSY), lambda: None) is Status.PROCESSING
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+
+
+# ---------------------------------------------------------------- answer_wait_ms
+
+def late_detector(wait_ms: int = 3000) -> Detector:
+    """The scripted provider as a CLI that draws its prompt before the answer's text."""
+    return Detector(msgspec.structs.replace(SCRIPTED.spec, answer_wait_ms=wait_ms).compiled())
+
+
+def test_an_idle_prompt_before_the_answer_is_drawn_holds_the_turn_open():
+    d = late_detector()
+    old = (2, "previous answer")
+    d.on_input(old, Status.COMPLETED)
+    assert d.on_frame(Status.COMPLETED, screen(BUSY), lambda: old) is Status.PROCESSING
+    prompt_back = screen(turn("p", ["previous answer"]), ["> q", ""], IDLE)
+    # the prompt is back but the answer is still the old one, or an empty one, or none
+    for found in (old, (9, ""), (9, "  \n "), None):
+        assert d.on_frame(Status.PROCESSING, prompt_back, lambda f=found: f) is None
+        assert d.holding and d.awaiting_turn
+    # a busy frame in between (a tool step) is no hold
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: old) is Status.PROCESSING
+    assert not d.holding
+    # the answer is drawn: completed at once
+    assert d.on_frame(Status.PROCESSING, screen(turn("q", ["new"]), IDLE), lambda: (9, "new")) is Status.COMPLETED
+    assert not d.holding and not d.awaiting_turn
+
+
+def test_the_hold_ends_when_the_wait_runs_out():
+    d = late_detector()
+    d.on_input(None, Status.IDLE)
+    d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None
+    d.hold_expired = True  # the agent's answer_wait_ms timer
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+    d.on_input(None, Status.COMPLETED)  # the next turn waits again
+    assert not d.hold_expired
+    d.on_frame(Status.COMPLETED, screen(BUSY), lambda: None)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None
+
+
+def test_without_answer_wait_an_empty_answer_completes_at_once():
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+    assert not d.holding

@@ -110,10 +110,11 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
-def user_toml(name: str = "my_cli") -> str:
-    """The scripted agent described as a user would: a TOML data file."""
+def user_toml(name: str = "my_cli", *extra: str) -> str:
+    """The scripted agent described as a user would: a TOML data file (`extra`: top-level lines)."""
     lines = [
         f"name = {toml_string(name)}",
+        *extra,
         'description = "the scripted agent, as a user provider file"',
         f"command = [{toml_string(sys.executable)}, \"-m\", \"providers.scripted_cli\"]",
         'verified = "scripted"',
@@ -200,6 +201,45 @@ def test_user_provider_through_a_real_daemon(daemon_factory, tmp_path):
     with pytest.raises(RpcFailure) as e:
         c.call("agent.spawn", {"provider": "nobody", "cwd": str(ROOT)}, timeout=30)
     assert e.value.code == ErrorCode.NO_SUCH_PROVIDER and "nobody" in e.value.message
+
+
+def test_answer_wait_holds_completed_until_the_answer_is_drawn(daemon_factory, tmp_path):
+    """A CLI that draws its idle prompt before the answer (the scripted agent's `late`
+    replies): with answer_wait_ms the turn completes when the answer is on screen; without,
+    it would complete with the previous answer; a wait that runs out completes anyway."""
+    folder = tmp_path / "providers"
+    folder.mkdir()
+    (folder / "late_cli.toml").write_text(user_toml("late_cli", "answer_wait_ms = 2500"))
+    (folder / "short_wait.toml").write_text(user_toml("short_wait", "answer_wait_ms = 300"))
+    (folder / "no_wait.toml").write_text(user_toml("no_wait"))
+    d = daemon_factory.new(start=False)
+    d.env["CAOD_PROVIDERS_DIR"] = str(folder)
+    d.start()
+    c = d.client()
+    rules = json.dumps({"default": {"reply": "late {text}", "think": 0.1, "late": 0.8}})
+
+    def turns(provider: str, texts=("one", "two")) -> tuple[list[str | None], list[dict]]:
+        """The answers of these turns and the details of their `completed` events."""
+        info = c.call("agent.spawn", {"provider": provider, "cwd": str(ROOT), "env": {"CAO_SCRIPTED_RULES": rules}},
+                      timeout=30)
+        c.call("agent.wait", {"agent": info.id, "statuses": ["idle"], "timeout": 20}, timeout=30)
+        answers = []
+        for text in texts:
+            done = c.call("agent.send", {"agent": info.id, "text": text, "wait": True, "timeout": 20}, timeout=30)
+            assert done.ended is Status.COMPLETED
+            answers.append(done.answer)
+        events = c.call("events.list", {"agent": info.id, "limit": 100}).events
+        return answers, [e.detail for e in events if e.new is Status.COMPLETED]
+
+    answers, details = turns("late_cli")
+    assert answers == ["late one", "late two"]
+    assert all(d["frame"] != "answer_wait" and d["answer_wait_ms"] >= 500 for d in details), details
+    # without the wait the prompt is read first: no answer, then the previous turn's
+    assert turns("no_wait")[0] == [None, "late one"]
+    # a wait that runs out completes with what the screen shows then
+    answers, details = turns("short_wait", ["one"])
+    assert answers == [None]
+    assert details[0]["frame"] == "answer_wait" and details[0]["answer_wait_ms"] >= 250, details
 
 
 # ---------------------------------------------------------------- caoctl provider classify

@@ -191,6 +191,17 @@ def test_default_echo_of_split_multiline_paste(spawn):
     agent.wait_seq(["> line one", "  line two", "", "● echo: line one", "  line two", ""] + idle())
 
 
+def test_late_reply_draws_the_idle_prompt_first(spawn):
+    agent = spawn(rules={"rules": [{"match": "^ping$", "reply": "pong", "think": 0.1, "late": 0.8}]})
+    agent.wait_ready()
+    agent.submit("ping")
+    agent.wait_seq(["> ping", ""] + idle())  # the prompt is back, with no reply under the task
+    prompt_at = time.monotonic()
+    assert "● pong" not in agent.lines()
+    agent.wait_seq(["> ping", "", "● pong", ""] + idle())
+    assert time.monotonic() - prompt_at >= 0.5
+
+
 def test_templates_turn_name_and_groups(spawn):
     rules = {"rules": [{"match": r"^hi (?P<who>\w+)(?P<opt>!)?", "reply": "{name} #{turn} hi {who}{opt}\n\nbye {{x}}"}],
              "default": {"reply": "default {turn}: {text}", "think": 0}}
@@ -389,6 +400,9 @@ def test_start_delay(spawn, tmp_path):
     trace = tmp_path / "trace.jsonl"
     agent = spawn("--start-delay", "0.6", "--trace", str(trace))
     agent.wait_ready()
+    deadline = time.monotonic() + TIMEOUT  # the trace line is written just after the frame
+    while not trace.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
     ready = json.loads(trace.read_text().splitlines()[0])
     assert ready["event"] == "ready"
     assert ready["t"] - agent.started >= 0.6
