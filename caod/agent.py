@@ -159,6 +159,11 @@ class Agent:
             if not fut.done() and pred(old, new, signal):
                 fut.set_result(new)
 
+    async def persisted(self) -> None:
+        """Every status change so far is committed: a caller told of one can rely on it
+        after a crash (a relaunch reads the events to know the agent had turns)."""
+        await self._store.flush()
+
     def watch(self, pred: Transition) -> asyncio.Future:
         """A future for the next status change that satisfies `pred`, registered now."""
         fut = self._loop.create_future()
@@ -210,7 +215,8 @@ class Agent:
                 detail["answer_wait_ms"] = round((self._loop.time() - self._answer_wait_since) * 1000)
             self._set_status(new, Signal.SCREEN, detail)
         if self.detector.holding and self._answer_timer is None:
-            delay = self.provider.spec.answer_wait_ms / 1000
+            spec = self.provider.spec
+            delay = (spec.answer_wait_ms if self.detector.awaiting_turn else spec.resume_wait_ms) / 1000
             self._answer_timer = self._loop.call_later(delay, self._answer_wait_over)
             self._answer_wait_since = self._loop.time()
         elif not self.detector.holding:
@@ -226,7 +232,7 @@ class Agent:
         self._answer_wait_since = None
 
     def _answer_wait_over(self) -> None:
-        """No answer was drawn in time after the idle prompt: the turn ends as it is."""
+        """No answer was drawn in time after the idle prompt: the turn (or start) ends as it is."""
         self._answer_timer = None
         self.detector.hold_expired = True
         if self._frame_timer is not None:  # this evaluation stands in for the pending one

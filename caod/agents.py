@@ -60,8 +60,9 @@ class AgentManager:
         return agent
 
     def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None,
-              session_id: str | None = None) -> Agent:
-        """Start an agent. `session_id` resumes that CLI conversation (after a restart)."""
+              session_id: str | None = None, history: bool = False) -> Agent:
+        """Start an agent. `session_id` resumes that CLI conversation (after a restart);
+        `history`: it had turns, which the resumed CLI draws."""
         try:
             provider = providers.get(p.provider)
         except (providers.UnknownProvider, providers.BadProvider) as e:
@@ -118,6 +119,7 @@ class AgentManager:
             }
         )
         agent.token_hash = hash_token(token)
+        agent.detector.expect_history = bool(history and session_id and provider.spec.resume_args)
         try:
             agent.start()
         except (OSError, ValueError) as e:
@@ -152,8 +154,11 @@ class AgentManager:
                 {"reason": "the daemon that ran this agent stopped"},
             )
             if session and spec:
+                turns = await self._store.fetchall(
+                    "SELECT 1 FROM events WHERE agent=? AND kind=? AND new=? LIMIT 1",
+                    (agent_id, EventKind.STATUS.value, Status.COMPLETED.value))
                 relaunch.append({"id": agent_id, "session": session, "profile": profile, "role": role,
-                                 "parent": parent, **json.loads(spec)})
+                                 "parent": parent, "had_turns": bool(turns), **json.loads(spec)})
         await self._store.flush()
         if rows:
             log.info("recovered agents from a previous daemon", marked_exited=len(rows), to_relaunch=len(relaunch))

@@ -31,6 +31,8 @@ class Detector:
         # holds `completed` for up to the provider's answer_wait_ms.
         self.holding = False
         self.hold_expired = False
+        # Resumed with turns to show: starting ends when an answer is drawn (resume_wait_ms).
+        self.expect_history = False
 
     def answer(self, first_index: int, lines: list[str], cols: int,
                continued: list[bool] | None = None) -> tuple[int, str] | None:
@@ -56,6 +58,12 @@ class Detector:
         if not self.provider.spec.answer_wait_ms or self.hold_expired or self.provider.spec.answer is None:
             return False
         return found is None or found == self._baseline or not found[1].strip()
+
+    def _history_pending(self, answer_now) -> bool:
+        """Resumed, but the old conversation is not drawn yet (its prompt came first)."""
+        if not (self.expect_history and self.provider.spec.resume_wait_ms) or self.hold_expired:
+            return False
+        return answer_now() is None
 
     def give_up_input(self) -> None:
         self.awaiting_turn = False
@@ -94,6 +102,9 @@ class Detector:
             return None
         if current is Status.COMPLETED:
             return None  # completed stays until the next input
+        if not self.ready_once and self._history_pending(answer_now):
+            self.holding = True
+            return None
         if self.ready_once and current in (Status.WAITING, Status.PROCESSING):
             # Busy without our input (a person typed in attach, or an answer
             # to a prompt finished): the work it did is a finished turn.

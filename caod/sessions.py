@@ -134,7 +134,8 @@ class SessionManager:
                 spawn = SpawnParams(**item["spawn"])
                 launch = Launch(session=session.name, profile=profile, role=item.get("role"),
                                 parent=item.get("parent"), model=item.get("model"), yolo=bool(item.get("yolo")))
-                self._d.agents.spawn(spawn, launch, agent_id=item["id"], session_id=item.get("session_id"))
+                self._d.agents.spawn(spawn, launch, agent_id=item["id"], session_id=item.get("session_id"),
+                                     history=bool(item.get("had_turns")))
             except (RpcError, TypeError, ValueError) as e:
                 log.error("could not relaunch agent", agent=item["id"], error=str(e))
 

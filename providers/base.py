@@ -69,6 +69,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # A CLI that draws its idle prompt (or the turn's footer) before the answer
     # text: an idle screen with no new answer yet waits up to this long for it.
     answer_wait_ms: int = 0
+    # A CLI that draws its prompt before a resumed conversation: after a resume
+    # (with turns to show), `starting` lasts until an answer is drawn, up to this long.
+    resume_wait_ms: int = 0
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
     # Answers to a choice prompt (waiting_user_answer) typed as keys with no submit
     # key: some select widgets ignore a paste, and the Enter would pick the default.

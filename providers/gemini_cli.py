@@ -48,7 +48,9 @@ PROVIDER = Provider(
     ],
     # `✦ PONG-42`, continued by indented lines; then the right-aligned `? for shortcuts` and a rule.
     # Input typed while it still starts (MCP servers) waits under `Queued (press ↑ to edit):`.
-    answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|\s+\? for shortcuts\s*$|\s*Queued \(press)", indent="  "),
+    # `ℹ Waiting for MCP servers to initialize...` and other notices are not the answer.
+    answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|ℹ |\s+\? for shortcuts\s*$|\s*Queued \(press)",
+                  indent="  "),
     exit_keys="\x03\x03",  # Ctrl-C twice; it prints `gemini --resume <id>`
     # Enter right after the paste is taken as part of it (real 0.61.0: the turn only started
     # when the confirm timer pressed Enter again, 3 s later).
@@ -61,5 +63,7 @@ PROVIDER = Provider(
     yolo_args=["--yolo"],
     session_id_args=["--session-id", "${session_id}"],
     resume_args=["--resume", "${session_id}"],
+    # Resumed, it draws its input box ~0.5 s before clearing the screen for the old conversation.
+    resume_wait_ms=10000,
     verified="real",
 )

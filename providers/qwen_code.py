@@ -52,5 +52,7 @@ PROVIDER = Provider(
     allowed_tool_args=["--allowed-tools", "${tool}"],  # run without asking (Qwen's own tool names)
     session_id_args=["--session-id", "${session_id}"],
     resume_args=["--resume", "${session_id}"],
+    # Resumed, it draws its input box ~1.5 s before the old conversation, and drops text typed then.
+    resume_wait_ms=10000,
     verified="real",
 )

@@ -96,6 +96,7 @@ async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> Send
         raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
     if turn.ended is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
+    await agent.persisted()
     return SendResult(agent.info(), ended=turn.ended, answer=turn.answer)
 
 
@@ -113,6 +114,7 @@ async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
         ) from None
     if reached not in wanted:  # it exited: no other status will ever come
         raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited", _exit_data(agent))
+    await agent.persisted()
     return agent.info()
 
 

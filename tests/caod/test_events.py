@@ -158,6 +158,20 @@ def test_kill_9_then_recovery(daemon, daemon_factory, ready_agent, send):
     assert [e for e in all_events(c3) if e.signal is Signal.RECOVERY] == recovered
 
 
+def test_a_status_a_caller_was_told_of_survives_kill_9(daemon, daemon_factory, ready_agent, send):
+    """agent.send --wait and agent.wait reply only once the status is committed."""
+    c = daemon.client()
+    waited = ready_agent(c, TURN)  # agent.wait answered idle
+    done = ready_agent(c, TURN)
+    reply = send(c, done.id, "finish")  # answered completed
+    assert reply.ended is Status.COMPLETED
+    daemon.kill()  # at once: nothing after the replies gets written
+    c2 = daemon_factory.same(daemon).client()
+    for agent_id, told in ((waited.id, Status.IDLE), (done.id, Status.COMPLETED)):
+        statuses = [e.new for e in all_events(c2) if e.agent == agent_id and e.kind is EventKind.STATUS]
+        assert statuses[-2:] == [told, Status.EXITED], statuses
+
+
 @pytest.mark.parametrize("no_sync, frame", [(False, "sync"), (True, "quiet")])
 def test_frame_kinds(client, ready_agent, send, no_sync, frame):
     info = ready_agent(client, {"rules": [{"match": ".", "reply": "r", "think": 0.3}]}, no_sync=no_sync)

@@ -279,3 +279,29 @@ def test_without_answer_wait_an_empty_answer_completes_at_once():
     d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
     assert not d.holding
+
+
+def test_a_resumed_start_waits_for_the_old_conversation():
+    d = Detector(msgspec.structs.replace(SCRIPTED.spec, resume_wait_ms=5000).compiled())
+    d.expect_history = True
+    # the prompt is drawn before the old turns: still starting
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is None
+    assert d.holding
+    # a spinner while it loads, then the history with its answer: ready
+    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert not d.holding
+    assert d.on_frame(Status.PROCESSING, screen(turn("q", ["old"]), IDLE), lambda: (3, "old")) is Status.IDLE
+    assert not d.holding and d.ready_once
+
+
+def test_a_resumed_start_without_history_is_ready_when_the_wait_runs_out():
+    d = Detector(msgspec.structs.replace(SCRIPTED.spec, resume_wait_ms=5000).compiled())
+    d.expect_history = True
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is None
+    d.hold_expired = True
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE
+    # not resumed, or a provider without resume_wait_ms: ready at the first prompt
+    for spec, expect in ((SCRIPTED.spec, True), (msgspec.structs.replace(SCRIPTED.spec, resume_wait_ms=5000), False)):
+        d = Detector(spec.compiled())
+        d.expect_history = expect
+        assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE

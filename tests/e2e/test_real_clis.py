@@ -169,12 +169,9 @@ def test_claude_supervisor_hands_off_to_a_qwen_worker(real_daemon, model_server,
     assert done.session == "e2e"
 
 
-# Gemini CLI and Qwen Code draw their input box before the resumed conversation: caod sees a
-# prompt, types, and the history arriving next reads as a new answer (Gemini queues the text,
-# Qwen loses it). Their resume flags work; the daemon's start-up readiness is the gap (report).
-RESUME_RACE = pytest.mark.xfail(reason="the input box is drawn before the resumed history", strict=False)
-RESUMABLE = [pytest.param(c, id=c.provider, marks=[RESUME_RACE] if c.provider in ("gemini_cli", "qwen_code") else [])
-             for c in CLIS if providers.get(c.provider).spec.resume_args]
+# Gemini CLI and Qwen Code draw their input box before the resumed conversation; their
+# providers' resume_wait_ms keeps the agent `starting` until the old answer is drawn.
+RESUMABLE = [pytest.param(c, id=c.provider) for c in CLIS if providers.get(c.provider).spec.resume_args]
 
 
 @pytest.mark.parametrize("cli", RESUMABLE)
