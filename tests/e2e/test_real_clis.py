@@ -8,9 +8,8 @@ number; a relaunch after `kill -9` of the daemon resuming the conversation
 (CLIs whose session id caod can pin). Then a team: a real Claude Code
 supervisor hands off to a real Qwen Code worker through caod's MCP bridge.
 
-What does not work yet is marked xfail with the reason (strict where the
-outcome is deterministic). Run `.ci/install-clis` first; a missing binary
-skips its tests. The whole tier takes about two minutes.
+Run `.ci/install-clis` first; a missing binary skips its tests. The whole
+tier takes about three minutes.
 """
 
 from __future__ import annotations
