@@ -25,13 +25,13 @@ from providers.base import Answer, ConfigFile, Dialog, Pattern, Provider
 GLYPHS = "·✢✳✶✻✽*"
 
 # Settings passed with --settings: caod's own MCP tools need no approval (a supervisor that
-# stops at every handoff would stall its team), and the hooks. ${hook_command} goes into the
-# JSON strings as it is: a shell-quoted path, safe unless it holds `"`, `\` or `'`.
+# stops at every handoff would stall its team), and the hooks (the shell command, escaped
+# for inside a JSON string).
 SETTINGS = (
     '{"permissions": {"allow": ["mcp__caod"]}, "hooks": {'
-    '"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "${hook_command} UserPromptSubmit"}]}], '
-    '"PermissionRequest": [{"hooks": [{"type": "command", "command": "${hook_command} PermissionRequest"}]}], '
-    '"Stop": [{"hooks": [{"type": "command", "command": "${hook_command} Stop"}]}]'
+    '"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "${hook_command_jsonstr} UserPromptSubmit"}]}], '
+    '"PermissionRequest": [{"hooks": [{"type": "command", "command": "${hook_command_jsonstr} PermissionRequest"}]}], '
+    '"Stop": [{"hooks": [{"type": "command", "command": "${hook_command_jsonstr} Stop"}]}]'
     '}}'
 )
 

@@ -77,7 +77,7 @@ def test_templates_use_known_fields(name):
     for template in templates(spec):
         for m in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", template.replace("$$", "")):
             field = m.group(1) or m.group(2)
-            base = field[: -len("_json")] if field.endswith("_json") and field not in TEMPLATE_FIELDS else field
+            base = re.sub(r"_json(?:str)?$", "", field) if field not in TEMPLATE_FIELDS else field
             assert base in TEMPLATE_FIELDS, f"{name}: unknown template field {field!r} in {template!r}"
         rendered = render(template, DUMMY)
         assert "${" not in rendered
@@ -85,6 +85,22 @@ def test_templates_use_known_fields(name):
     assert not any("${tool}" in a for a in spec.allowed_tools_args)
     if spec.allowed_tool_args:
         assert any("${tool}" in a for a in spec.allowed_tool_args)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_json_launch_arguments_parse_after_rendering(name):
+    """An argument that is a JSON document (Claude Code's --settings with the hooks) stays
+    valid whatever the paths hold."""
+    for template in templates(providers.get(name).spec):
+        if template.lstrip().startswith("{"):
+            json.loads(render(template, DUMMY))
+
+
+def test_claude_hooks_run_the_hook_command_exactly():
+    spec = providers.get("claude_code").spec
+    settings = json.loads(render(spec.mcp_args[spec.mcp_args.index("--settings") + 1], DUMMY))
+    stop = settings["hooks"]["Stop"][0]["hooks"][0]["command"]
+    assert stop == f"{DUMMY['hook_command']} Stop"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
