@@ -211,7 +211,8 @@ class Agent:
         new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer)
         if new is not None and new is not self.status:
             detail: dict[str, Any] = {"frame": kind.value}
-            if self._answer_wait_since is not None:  # how long the answer came after the prompt
+            if self._answer_wait_since is not None and new in (Status.COMPLETED, Status.IDLE):
+                # how long the answer came after the prompt
                 detail["answer_wait_ms"] = round((self._loop.time() - self._answer_wait_since) * 1000)
             self._set_status(new, Signal.SCREEN, detail)
         if self.detector.holding and self._answer_timer is None:
