@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 import providers
+from caod import leftovers
 from caod.agent import Agent
 from caod.events import EventBus
 from caod.launching import Launch, prepare_launch
@@ -24,6 +25,7 @@ from caod.status import EventKind, Signal, Status
 from caod.store import Store
 
 MAX_ROWS, MAX_COLS = 500, 1000
+LEFTOVER_GRACE_S = 3.0  # SIGTERM -> SIGKILL for processes a dead daemon's agents left behind
 
 
 def hash_token(token: str) -> str:
@@ -162,4 +164,9 @@ class AgentManager:
         await self._store.flush()
         if rows:
             log.info("recovered agents from a previous daemon", marked_exited=len(rows), to_relaunch=len(relaunch))
+            left = leftovers.find({row[0] for row in rows}, self._socket)
+            if left:  # before any of them starts again
+                ended = await leftovers.end(sorted(left), LEFTOVER_GRACE_S)
+                log.warning("ended processes a previous daemon's agents left running",
+                            agents=sorted(set(left.values())), processes=ended)
         return relaunch

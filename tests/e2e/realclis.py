@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -133,10 +132,9 @@ def caoctl(daemon, *args: str, timeout: float = TURN_TIMEOUT + 20) -> subprocess
                           capture_output=True, text=True, timeout=timeout)
 
 
-def reap_orphans(daemon, settle_s: float = 1.0) -> list[str]:
-    """After `kill -9` of `daemon`: end the agent processes that outlived it (their environment
-    names its socket) and return their command lines."""
-    time.sleep(settle_s)  # the PTY hang-up takes a moment to reach them
+def agent_processes(daemon) -> dict[int, str]:
+    """pid -> command line of every process whose environment names `daemon`'s socket
+    (its agents and everything they started)."""
     marker = f"CAOD_SOCKET={daemon.socket}".encode()
     found: dict[int, str] = {}
     for entry in os.listdir("/proc"):
@@ -146,13 +144,11 @@ def reap_orphans(daemon, settle_s: float = 1.0) -> list[str]:
             with open(f"/proc/{entry}/environ", "rb") as fh:
                 if marker not in fh.read().split(b"\0"):
                     continue
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                if fh.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    continue  # a zombie: ended, not yet reaped
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 found[int(entry)] = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-    for pid in found:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return sorted(found.values())
+    return found

@@ -24,7 +24,7 @@ import pytest
 import providers
 from fakemodel.server import Reply, ToolCall
 
-from realclis import (START_TIMEOUT, TURN_TIMEOUT, binary, caoctl, codex_args, reap_orphans, screen, spawn,
+from realclis import (START_TIMEOUT, TURN_TIMEOUT, binary, caoctl, codex_args, agent_processes, screen, spawn,
                       statuses, turn, type_keys, wait_for)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -187,11 +187,9 @@ def test_relaunch_after_a_crash_resumes_the_conversation(cli, daemon_factory, re
     model_server.script(Reply("NOTED-APPLE-9"))
     assert turn(c, agent, "Remember the word APPLE-9.").answer == "NOTED-APPLE-9"
 
+    before = agent_processes(real_daemon)
+    assert before
     real_daemon.kill()
-    # Gemini CLI 0.61.0 outlives the PTY the dead daemon held (its node processes stay, re-parented
-    # to init, with the MCP bridge): nobody ends them, so the test does (see the report).
-    orphans = reap_orphans(real_daemon)
-    assert cli.provider == "gemini_cli" or not orphans, orphans
     again = daemon_factory.same(real_daemon, start=False)
     again.env = dict(real_daemon.env)  # the same PATH, isolation and fake-model settings
     again.start()
@@ -201,6 +199,10 @@ def test_relaunch_after_a_crash_resumes_the_conversation(cli, daemon_factory, re
         assert time.monotonic() < deadline, "the session's agent was not started again"
         time.sleep(0.1)
     wait_for(c, agent, "idle")
+    # Gemini CLI 0.61.0 outlives the PTY the dead daemon held (its node processes are re-parented
+    # to init, with the MCP bridge): the new daemon ends such leftovers before relaunching.
+    left = {pid: cmd for pid, cmd in agent_processes(again).items() if pid in before}
+    assert not left, left
     model_server.script(Reply("IT-WAS-APPLE-9"))
     done = turn(c, agent, "Which word?")
 
