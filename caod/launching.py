@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from caod.logs import log
 from providers.base import Provider, render
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
         "session_id": session_id or (str(uuid.uuid4()) if spec.session_id_args else ""),
         "tools": ",".join(profile.allowed_tools) if profile and profile.allowed_tools else "",
     }
+    values["mcp_entries"] = ", ".join(_mcp_entries(spec, servers, values))
     if values["prompt"]:
         prompt_file = folder / "system_prompt.md"
         prompt_file.write_text(values["prompt"])
@@ -122,6 +124,25 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     elif values["session_id"]:
         args += [render(a, values) for a in spec.session_id_args]
     return Prepared(args, env, values["session_id"] or None)
+
+
+def _mcp_entries(spec: Provider, servers: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """Each stdio server rendered through the provider's `mcp_entry` (servers given by URL
+    have no common shape and are left to CLIs that read {"mcpServers": ...})."""
+    if not spec.mcp_entry:
+        return []
+    entries = []
+    for name, server in servers.items():
+        command = server.get("command")
+        if not isinstance(command, str) or not command:
+            log.warning("MCP server left out: this CLI takes only command servers", server=name, provider=spec.name)
+            continue
+        args = [str(a) for a in server.get("args") or []]
+        env = {str(k): str(v) for k, v in (server.get("env") or {}).items()}
+        entries.append(render(spec.mcp_entry, {
+            **values, "server_name": name, "server_command": command, "server_args_json": json.dumps(args),
+            "server_argv_json": json.dumps([command, *args]), "server_env_json": json.dumps(env)}))
+    return entries
 
 
 def _write_private(path: Path, text: str) -> None:

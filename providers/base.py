@@ -82,6 +82,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     model_args: list[str] = []  # ${model}
     system_prompt_args: list[str] = []  # ${prompt} or ${prompt_file}
     mcp_args: list[str] = []  # ${mcp_config}: {"mcpServers": {...}} with caod's bridge
+    # One stdio MCP server in the CLI's own shape, for CLIs that do not read {"mcpServers": ...}:
+    # rendered per server over SERVER_FIELDS, joined with ", " into ${mcp_entries}.
+    mcp_entry: str = ""
     yolo_args: list[str] = []
     allowed_tools_args: list[str] = []  # once, with ${tools} (comma-separated)
     allowed_tool_args: list[str] = []  # once per tool, with ${tool}
@@ -117,6 +120,15 @@ TEMPLATE_FIELDS = (
     "session_id",
     "tools",
     "tool",
+    "mcp_entries",  # every MCP server (caod's bridge and the profile's) through `mcp_entry`
+)
+# The fields of `mcp_entry`, per server (plus their _json forms).
+SERVER_FIELDS = (
+    "server_name",
+    "server_command",
+    "server_args_json",  # a JSON list
+    "server_argv_json",  # command and args as one JSON list
+    "server_env_json",  # a JSON object
 )
 
 

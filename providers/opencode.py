@@ -1,9 +1,9 @@
 """OpenCode (`opencode`, opencode-ai; driven for real at 1.18.33, see .ci/install-clis).
 
 - Everything caod adds goes through OPENCODE_CONFIG_CONTENT (inline config,
-  merged over the person's own, isolated or not): caod's MCP bridge under
-  "mcp", the profile's prompt as an "instructions" file, the updater and
-  sharing off. Servers a profile adds are not passed.
+  merged over the person's own, isolated or not): caod's MCP bridge and the
+  profile's command servers under "mcp", the profile's prompt as an
+  "instructions" file, the updater and sharing off.
 - No hooks (only JavaScript plugins), no allow-list flag, and no way to pin a
   fresh session id (`-s` continues an existing `ses_...`), so no resume.
 - Its permission box (`Allow once   Allow always   Reject`) has no numbers and
@@ -17,9 +17,10 @@ from providers.base import Answer, Pattern, Provider
 # Inline config. An empty prompt_file gives `"instructions": [""]`, which 1.18.33 ignores.
 CONFIG = (
     '{"autoupdate": false, "share": "disabled", "instructions": [${prompt_file_json}], '
-    '"mcp": {"caod": {"type": "local", "command": [${python_json}, "-m", "caoctl", "mcp"], '
-    '"environment": ${bridge_env_json}, "enabled": true}}}'
+    '"mcp": {${mcp_entries}}}'
 )
+MCP_ENTRY = ('${server_name_json}: {"type": "local", "command": ${server_argv_json}, '
+             '"environment": ${server_env_json}, "enabled": true}')
 
 PROVIDER = Provider(
     name="opencode",
@@ -48,6 +49,7 @@ PROVIDER = Provider(
     answer_wait_ms=3000,
     exit_keys="\x03",  # one Ctrl-C at an empty prompt exits (it prints `opencode -s <id>`)
     env={"OPENCODE_DISABLE_AUTOUPDATE": "true", "OPENCODE_CONFIG_CONTENT": CONFIG},
+    mcp_entry=MCP_ENTRY,
     model_args=["-m", "${model}"],  # provider/model
     yolo_args=["--auto"],
     verified="real",

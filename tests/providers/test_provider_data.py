@@ -24,7 +24,7 @@ from caoctl.client import RpcFailure
 from caoctl.commands.provider import classify, prepare_stream, screen_lines
 from caod.protocol import ErrorCode
 from caod.status import Status
-from providers.base import TEMPLATE_FIELDS, Provider, render
+from providers.base import SERVER_FIELDS, TEMPLATE_FIELDS, Provider, render
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = providers.builtin_names()
@@ -39,6 +39,20 @@ DUMMY.update({"prompt": 'line one\nline "two" \\ three', "tools": "Bash,Edit", "
               "bridge_args_json": json.dumps(["-m", "caoctl", "mcp"]),
               "bridge_env_json": json.dumps({"CAO_AGENT_ID": "a1"}),
               "hook_argv_json": json.dumps(["py", "-m", "caoctl", "hook"])})
+
+
+SERVERS = {"caod": ("py", ["-m", "caoctl", "mcp"], {"CAO_AGENT_ID": "a1"}),
+           'we"ird \\ name': ("/opt/my tool", ["--flag", 'x"y'], {"K": 'v"\\'})}
+
+
+def values_for(spec: Provider) -> dict[str, str]:
+    """DUMMY, with ${mcp_entries} rendered from the provider's own `mcp_entry` for two servers."""
+    entries = [render(spec.mcp_entry, {**DUMMY, "server_name": name, "server_command": cmd,
+                                       "server_args_json": json.dumps(args),
+                                       "server_argv_json": json.dumps([cmd, *args]),
+                                       "server_env_json": json.dumps(env)})
+               for name, (cmd, args, env) in SERVERS.items()] if spec.mcp_entry else []
+    return {**DUMMY, "mcp_entries": ", ".join(entries)}
 
 
 def templates(spec: Provider) -> list[str]:
@@ -79,8 +93,12 @@ def test_templates_use_known_fields(name):
             field = m.group(1) or m.group(2)
             base = re.sub(r"_json(?:str)?$", "", field) if field not in TEMPLATE_FIELDS else field
             assert base in TEMPLATE_FIELDS, f"{name}: unknown template field {field!r} in {template!r}"
-        rendered = render(template, DUMMY)
+        rendered = render(template, values_for(spec))
         assert "${" not in rendered
+    for m in re.finditer(r"\$\{(\w+)\}", spec.mcp_entry):
+        field = m.group(1)
+        assert field in SERVER_FIELDS or re.sub(r"_json(?:str)?$", "", field) in (*SERVER_FIELDS, *TEMPLATE_FIELDS), \
+            f"{name}: unknown field {field!r} in mcp_entry"
     # `allowed_tools_args` go in once with the whole list, `allowed_tool_args` once per tool.
     assert not any("${tool}" in a for a in spec.allowed_tools_args)
     if spec.allowed_tool_args:
@@ -93,7 +111,16 @@ def test_json_launch_arguments_parse_after_rendering(name):
     valid whatever the paths hold."""
     for template in templates(providers.get(name).spec):
         if template.lstrip().startswith("{"):
-            json.loads(render(template, DUMMY))
+            json.loads(render(template, values_for(providers.get(name).spec)))
+
+
+def test_opencode_gets_every_mcp_server_in_its_own_shape():
+    spec = providers.get("opencode").spec
+    config = json.loads(render(spec.env["OPENCODE_CONFIG_CONTENT"], values_for(spec)))
+    assert set(config["mcp"]) == set(SERVERS)
+    for name, (cmd, args, env) in SERVERS.items():
+        assert config["mcp"][name] == {"type": "local", "command": [cmd, *args], "environment": env,
+                                       "enabled": True}
 
 
 def test_claude_hooks_run_the_hook_command_exactly():
@@ -108,7 +135,7 @@ def test_config_files_parse_after_rendering(name):
     for cf in providers.get(name).spec.config_files:
         path = render(cf.path, DUMMY)
         assert not os.path.isabs(path), "config files live inside the agent's home"
-        text = render(cf.content, DUMMY)
+        text = render(cf.content, values_for(providers.get(name).spec))
         if path.endswith(".json"):
             json.loads(text)
         elif path.endswith(".toml"):

@@ -1,0 +1,56 @@
+"""What a provider's launch line and files become for one agent (caod.launching, no process)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import providers
+from caod.launching import Launch, prepare_launch
+from caod.profiles.parse import parse_profile
+from caod.protocol import SpawnParams
+
+PROFILE = """---
+name: tooled
+description: a developer with two extra MCP servers
+mcpServers:
+  files:
+    command: /opt/files server
+    args: ["--root", "/srv/a \\"b\\""]
+    env: {LEVEL: "2"}
+  search:
+    type: http
+    url: https://example.com/mcp
+---
+You write code.
+"""
+
+
+def launch(provider: str, tmp_path):
+    spec = providers.get(provider).spec
+    return prepare_launch(spec, home=tmp_path / "home", socket=tmp_path / "caod.sock", agent_id="a1",
+                          token="secret-token", cwd=str(tmp_path), spawn=SpawnParams(provider=provider),
+                          launch=Launch(profile=parse_profile(PROFILE, "test")), session_id=None)
+
+
+def test_opencode_gets_the_bridge_and_the_profiles_command_servers(tmp_path):
+    config = json.loads(launch("opencode", tmp_path).env["OPENCODE_CONFIG_CONTENT"])
+    servers = config["mcp"]
+    assert set(servers) == {"caod", "files"}  # a server given by URL has no OpenCode shape here
+    assert servers["files"] == {"type": "local", "command": ["/opt/files server", "--root", '/srv/a "b"'],
+                                "environment": {"LEVEL": "2"}, "enabled": True}
+    bridge = servers["caod"]
+    assert bridge["command"] == [sys.executable, "-m", "caoctl", "mcp"]
+    assert bridge["environment"] == {"CAO_AGENT_ID": "a1", "CAO_AGENT_TOKEN": "secret-token",
+                                     "CAOD_SOCKET": str(tmp_path / "caod.sock")}
+    assert config["instructions"] and open(config["instructions"][0]).read().strip() == "You write code."
+
+
+def test_mcp_config_file_keeps_every_server_and_is_private(tmp_path):
+    prepared = launch("claude_code", tmp_path)
+    path = tmp_path / "home" / "agents" / "a1" / "mcp.json"
+    assert prepared.args[prepared.args.index("--mcp-config") + 1] == str(path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"  # it holds the agent's token
+    servers = json.loads(path.read_text())["mcpServers"]
+    assert set(servers) == {"caod", "files", "search"}
+    assert servers["search"]["url"] == "https://example.com/mcp"
