@@ -99,4 +99,4 @@ def send(ctx, name, message, agent, is_async, timeout, as_json):
         return
     if result.ended is Status.WAITING:
         raise CommandFailed(f"agent {result.agent.id} is waiting for an answer", EXIT_WAITING)
-    raise CommandFailed(f"agent {result.agent.id} ended the turn with status {result.ended}", EXIT_FAILED)
+    raise CommandFailed(f"agent {result.agent.id} ended the turn with status {result.ended.value}", EXIT_FAILED)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 APPROVAL = {"default": {"approval": "Delete the build folder?", "reply": "deleted", "think": 0.05}}
 
@@ -19,8 +21,20 @@ def test_spawn_prints_id_and_json(daemon, caoctl, caoctl_json):
     assert info["status"] == "idle"
     for key in ("id", "name", "provider", "status", "pid", "cwd", "created_at", "exit_code"):
         assert key in info
-    data = caoctl_json(daemon, "spawn", "-p", "scripted", "--env", "A=1", "--wait")
+    data = caoctl_json(daemon, "spawn", "-p", "scripted", "--env", "CAO_TEST_MARK=1", "--arg", "--model",
+                       "--arg", "zebra", "--rows", "30", "--cols", "90", "--wait")
     assert data["provider"] == "scripted" and data["status"] == "idle"
+    # every option reaches the agent: its size, its argv (the CLI shows the model) and its environment
+    assert (data["rows"], data["cols"]) == (30, 90)
+    assert data["command"][-2:] == ["--model", "zebra"]
+    assert "model: zebra" in caoctl(daemon, "output", data["id"]).stdout
+    assert b"CAO_TEST_MARK=1" in open(f"/proc/{data['pid']}/environ", "rb").read().split(b"\0")
+
+
+def test_spawn_wait_fails_when_the_agent_exits_while_starting(daemon, caoctl, one_line_error):
+    # an unknown flag: the scripted CLI's argparse exits 2 before it is ever ready
+    one_line_error(caoctl(daemon, "spawn", "-p", "scripted", "--arg", "--no-such-flag", "--wait"), 1,
+                   "exited while starting (exit code 2)")
 
 
 def test_spawn_bad_input_is_one_clear_line(daemon, caoctl, one_line_error):
@@ -45,11 +59,16 @@ def test_ls_and_status(daemon, caoctl, caoctl_json):
     assert [a["id"] for a in caoctl_json(daemon, "ls", "--live")] == [ids[1]]
     r = caoctl(daemon, "status", ids[1])
     assert "status:" in r.stdout and "idle" in r.stdout and ids[1] in r.stdout
+    info = caoctl_json(daemon, "status", ids[1])
+    fields = dict(line.split(None, 1) for line in r.stdout.splitlines())
+    assert fields["pid:"] == str(info["pid"]) and fields["cwd:"] == info["cwd"], r.stdout
 
 
 def test_send_wait_prints_the_answer(daemon, caoctl, caoctl_json):
-    rules = {"rules": [{"match": "^sum", "reply": "line one\nline two", "think": 0.1}]}
-    agent = caoctl(daemon, "spawn", "-p", "scripted", "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
+    rules = {"rules": [{"match": "^sum", "reply": "line one\nline two", "think": 0.1},
+                       {"match": "^many", "reply": "\n".join(f"row {i:02d}" for i in range(30))}]}
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--rows", "12",
+                   "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
     r = caoctl(daemon, "send", agent, "sum it up", "--wait")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "line one\nline two\n"
@@ -59,13 +78,25 @@ def test_send_wait_prints_the_answer(daemon, caoctl, caoctl_json):
     # stdin as the message
     r = caoctl(daemon, "send", agent, "-", "--wait", input="from stdin\n")
     assert r.stdout.strip() == "echo: from stdin"
+    # a long answer scrolls: the screen has its end, --history has all of it
+    assert caoctl(daemon, "send", agent, "many", "--wait").stdout.splitlines()[-1] == "row 29"
+    screen = caoctl(daemon, "output", agent).stdout
+    history = caoctl(daemon, "output", agent, "--history").stdout
+    assert "row 29" in screen and "row 00" not in screen
+    assert "● row 00" in history and "row 29" in history and history.index("row 00") < history.index("row 29")
 
 
-def test_send_without_wait_then_wait_and_output(daemon, caoctl):
-    rules = {"default": {"reply": "slow answer", "think": 0.5}}
+def test_send_without_wait_then_wait_and_output(daemon, caoctl, caoctl_json, one_line_error):
+    rules = {"default": {"reply": "slow answer", "think": 2}}
     agent = caoctl(daemon, "spawn", "-p", "scripted", "-e", f"CAO_SCRIPTED_RULES={json.dumps(rules)}").stdout.strip()
+    one_line_error(caoctl(daemon, "output", agent, "--last"), 1, "has no answer on screen yet")
     r = caoctl(daemon, "send", agent, "go")
     assert r.returncode == 0 and r.stdout == ""
+    # without --wait, send returns while the agent still works on it
+    assert caoctl_json(daemon, "status", agent)["status"] == "processing"
+    started = time.monotonic()
+    r = caoctl(daemon, "wait", agent, "--status", "exited", "--timeout", "0.5")
+    assert r.returncode == 124 and time.monotonic() - started < 4, (r.returncode, r.stderr)
     r = caoctl(daemon, "wait", agent, "--status", "completed", "--timeout", "20")
     assert r.returncode == 0 and r.stdout.strip() == "completed"
     assert caoctl(daemon, "output", agent, "--last").stdout.strip() == "slow answer"
@@ -93,27 +124,34 @@ def test_send_exit_codes(daemon, caoctl, one_line_error):
 
 
 def test_events_list_and_follow(daemon, caoctl, caoctl_json):
+    other = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()  # events that must be filtered out
     agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
     caoctl(daemon, "send", agent, "hi", "--wait")
     events = caoctl_json(daemon, "events", "--agent", agent)
+    assert {e["agent"] for e in events} == {agent}
     transitions = [(e["old"], e["new"]) for e in events if e["kind"] == "status"]
     assert ("starting", "idle") in transitions and ("processing", "completed") in transitions
     assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert caoctl_json(daemon, "events", "--agent", agent, "--since", str(events[-2]["seq"])) == events[-1:]
     text = caoctl(daemon, "events", "-n", "3").stdout.strip().splitlines()
     assert len(text) == 3 and "processing -> completed" in text[-1]
 
-    follow = subprocess.Popen([sys.executable, "-m", "caoctl", "events", "--follow", "--json", "-n", "1"],
+    # --agent and --since filter the live stream too: the only replayed line is the agent's last event
+    follow = subprocess.Popen([sys.executable, "-m", "caoctl", "events", "--follow", "--json", "-n", "5",
+                               "--agent", agent, "--since", str(events[-2]["seq"])],
                               env=daemon.env, stdout=subprocess.PIPE, text=True)
     try:
-        replayed = json.loads(follow.stdout.readline())  # the one replayed event: it has subscribed
-        assert replayed["new"] == "completed"
+        replayed = json.loads(follow.stdout.readline())  # it has subscribed
+        assert replayed == events[-1]
+        caoctl(daemon, "send", other, "not followed", "--wait")
         caoctl(daemon, "send", agent, "again", "--wait")
         seen = []
         while not any(e.get("new") == "completed" for e in seen):
             line = follow.stdout.readline()
             assert line, "events --follow ended early"
             seen.append(json.loads(line))
-        assert seen[0]["agent"] == agent and seen[0]["new"] == "processing"
+        assert {e["agent"] for e in seen} == {agent}, seen
+        assert seen[0]["new"] == "processing"
     finally:
         follow.terminate()
         follow.wait(10)
@@ -130,6 +168,15 @@ def test_kill_reports_signal(daemon, caoctl, caoctl_json):
     assert r.returncode == 1 and "exited" in r.stderr
 
 
+def test_kill_several(daemon, caoctl, caoctl_json):
+    ids = [caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip() for _ in range(3)]
+    r = caoctl(daemon, "kill", ids[0])
+    assert r.returncode == 0 and r.stdout.strip() in (f"{ids[0]}: exited (143)", f"{ids[0]}: exited (signal 15)")
+    killed = caoctl_json(daemon, "kill", ids[1], ids[2])  # several: a list, in order
+    assert [(k["id"], k["status"]) for k in killed] == [(ids[1], "exited"), (ids[2], "exited")]
+    assert [a["status"] for a in caoctl_json(daemon, "ls")] == ["exited"] * 3
+
+
 def test_no_daemon_is_a_clear_error(daemon_factory, caoctl, one_line_error):
     idle = daemon_factory.new(start=False)
     one_line_error(caoctl(idle, "ls"), 2, "no daemon answers")
@@ -143,7 +190,6 @@ def test_spawn_isolate_home_gives_a_private_home(daemon, caoctl_json):
                    if b"=" in item)
     home = environ[b"HOME"].decode()
     assert home == f"{daemon.home}/agents/{info['id']}/home"
-    import os
     assert os.path.isdir(home) and (os.stat(home).st_mode & 0o777) == 0o700
     plain = caoctl_json(daemon, "spawn", "-p", "scripted", "--wait")
     environ = open(f"/proc/{plain['pid']}/environ", "rb").read()

@@ -50,24 +50,34 @@ def test_attach_shows_screen_types_and_detaches(daemon, caoctl, caoctl_json):
     assert term.pump(lambda t: "ready · ? for help" in t.text()), term.text()
     assert "echo: before attach" in term.text()
     assert caoctl_json(daemon, "status", agent)["cols"] == 100  # fitted to the viewer
+    term.proc.setwinsize(24, 80)  # the viewer's window changes size (SIGWINCH): the agent follows
+    deadline = time.monotonic() + 10
+    while (size := caoctl_json(daemon, "status", agent))["cols"] != 80:
+        assert time.monotonic() < deadline, size
+        time.sleep(0.1)
+    assert size["rows"] == 24
 
     term.proc.write(b"typed in attach\r")  # keys go straight to the agent
     assert term.pump(lambda t: "● echo: typed in attach" in t.text()), term.text()
     assert caoctl(daemon, "wait", agent, "-s", "completed").returncode == 0
 
-    term.proc.write(b"\x1d")  # Ctrl-] detaches
+    term.proc.write(b"draft\x1d")  # Ctrl-] detaches; the keys before it still reach the agent
     assert term.pump(lambda t: b"detached from" in t.raw), term.raw[-300:]
     term.proc.wait()
     assert term.proc.exitstatus == 0
     info = caoctl_json(daemon, "status", agent)
     assert info["status"] == "completed"  # still running after the viewer left
     assert caoctl(daemon, "output", agent, "--last").stdout.strip() == "echo: typed in attach"
+    assert "> draft" in caoctl(daemon, "output", agent).stdout
 
 
-def test_attach_ends_when_the_agent_exits(daemon, caoctl):
+def test_attach_ends_when_the_agent_exits(daemon, caoctl, caoctl_json):
     agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
-    term = Terminal([sys.executable, "-m", "caoctl", "attach", agent], daemon.env)
+    term = Terminal([sys.executable, "-m", "caoctl", "attach", "--no-resize", agent], daemon.env)
     assert term.pump(lambda t: "ready · ? for help" in t.text())
+    term.proc.setwinsize(24, 80)
+    time.sleep(0.5)  # give a (wrong) resize time to land
+    assert caoctl_json(daemon, "status", agent)["cols"] == 120  # --no-resize: the agent keeps its size
     term.proc.write(b"\x04")  # Ctrl-D at an empty prompt: the scripted agent quits
     assert term.pump(lambda t: b"exited: exit code 0" in t.raw), term.raw[-300:]
     term.proc.wait()

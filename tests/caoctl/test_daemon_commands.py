@@ -30,10 +30,18 @@ def test_start_is_idempotent_and_stop_removes_the_socket(fresh, caoctl, caoctl_j
     st = caoctl_json(fresh, "daemon", "status")
     assert st["running"] is True and st["pid"] == again["pid"] and st["socket"] == str(fresh.socket)
     agent = caoctl(fresh, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    caoctl(fresh, "spawn", "-p", "scripted")
+    caoctl(fresh, "kill", agent)
+    agent = caoctl(fresh, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    text = caoctl(fresh, "daemon", "status").stdout
+    assert f"pid {st['pid']}" in text and f"socket: {fresh.socket}" in text, text
+    assert "agents: 2 live, 3 in all" in text, text
     pid = caoctl_json(fresh, "status", agent)["pid"]
     r = caoctl(fresh, "daemon", "stop")
     assert r.returncode == 0 and "stopped" in r.stdout
     assert not fresh.socket.exists()
+    # stop returns only once the daemon is down: it logs this last, just before it drops its clients
+    assert '"caod stopped"' in (fresh.home / "caod.log").read_text()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # the daemon took its agent down with it (and reaped it)
     assert caoctl(fresh, "daemon", "stop").stdout.strip() == "caod is not running"
@@ -68,9 +76,14 @@ def test_demo_runs_a_team_and_cleans_up(fresh, caoctl):
     assert caoctl(fresh, "daemon", "status").returncode == 3
 
 
-def test_demo_text_output(fresh, caoctl):
-    r = caoctl(fresh, "demo", timeout=120)
+def test_demo_text_output_and_keep(fresh, caoctl, caoctl_json):
+    r = caoctl(fresh, "demo", "--keep", timeout=120)
     assert r.returncode == 0, r.stderr
     for line in ("started by supervisor (profile developer)", "started by supervisor (profile reviewer)",
-                 "message delivered from reviewer", "Noted from", "The team:", "was shut down"):
+                 "message delivered from reviewer", "Noted from", "The team:", "keeps running"):
         assert line in r.stdout, r.stdout
+    # --keep: the daemon it started and the session are still there (the fixture stops them)
+    sessions = caoctl_json(fresh, "session", "list")
+    assert len(sessions) == 1 and sessions[0]["name"].startswith("demo-") and sessions[0]["name"] in r.stdout
+    sup = next(a for a in sessions[0]["agents"] if a["id"] == sessions[0]["supervisor"])
+    assert sup["status"] == "completed"

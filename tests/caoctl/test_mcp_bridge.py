@@ -255,15 +255,18 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
         env = bridge_env(CAO_AGENT_TOKEN="sekrit", CAO_AGENT_ID="sup1", CAOD_SOCKET=fake.path,
                          CAOCTL_MCP_PROGRESS_INTERVAL="0.3")
         async with bridge(env) as client:
+            assert client.instructions.startswith("You are caod agent sup1.\n")  # who it works for
             result = await client.call_tool("handoff", {"agent_profile": "developer", "message": "fix it",
-                                                        "timeout": 30}, progress_callback=on_progress)
+                                                        "timeout": 30, "provider": "codex", "model": "m1"},
+                                            progress_callback=on_progress)
             assert not result.is_error, result
             assert result.structured_content == {"success": True, "output": "done: fix it",
                                                  "agent_id": "w1a2b3c4"}
             assert json.loads(text_of(result)) == result.structured_content
 
             result = await client.call_tool("assign", {"agent_profile": "reviewer", "message": "review",
-                                                       "working_directory": "/tmp"})
+                                                       "working_directory": "/tmp", "provider": "codex",
+                                                       "model": "m2"})
             assert result.structured_content == {"agent_id": "w9", "session": "s1"}
             result = await client.call_tool("send_message", {"receiver_id": "w9", "message": "hi"})
             assert result.structured_content == {"message_id": 7, "status": "pending"}
@@ -281,9 +284,9 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
     assert all(msg.startswith("waiting for the worker (") for _, _, msg in progress)
     by_method = {r["method"]: r["params"] for r in fake.requests}
     assert by_method["orch.handoff"] == {"token": "sekrit", "agent_profile": "developer", "message": "fix it",
-                                         "timeout": 30.0}
+                                         "timeout": 30.0, "provider": "codex", "model": "m1"}
     assert by_method["orch.assign"] == {"token": "sekrit", "agent_profile": "reviewer", "message": "review",
-                                        "working_directory": "/tmp"}
+                                        "working_directory": "/tmp", "provider": "codex", "model": "m2"}
     assert by_method["orch.send_message"] == {"token": "sekrit", "receiver_id": "w9", "message": "hi"}
     assert by_method["orch.answer_user_prompt"] == {"token": "sekrit", "agent_id": "w1a2b3c4", "answer": "1"}
     assert by_method["orch.list_agents"] == {"token": "sekrit"}

@@ -134,7 +134,8 @@ def test_errors_are_one_line(daemon, caoctl, one_line_error, tmp_path):
     empty = write(tmp_path, "e.md", "---\nname: e\ndescription: d\n---\n\n")
     one_line_error(caoctl(daemon, "install", str(empty)), 1, "the body (system prompt) is empty")
 
-    one_line_error(caoctl(daemon, "install", "nosuchthing"), 1, "caoctl: no such file or built-in profile: nosuchthing")
+    one_line_error(caoctl(daemon, "install", "nosuchthing"), 1, "caoctl: no such file or built-in profile: "
+                   "nosuchthing (built-ins: code_supervisor, developer, reviewer)")
     one_line_error(caoctl(daemon, "install", "./missing.md"), 1, "no such file or built-in profile: ./missing.md")
     one_line_error(caoctl(daemon, "install", str(tmp_path)), 1, "is a directory")
     binary = tmp_path / "bin.md"

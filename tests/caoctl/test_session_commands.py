@@ -12,6 +12,9 @@ RULES = {"rules": [
      "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "{task}"}},
      "reply": "worker said: {result}", "reply_error": "handoff failed: {error}"},
     {"match": r"^build (?P<what>\w+)", "reply": "built {what}", "think": 1.0},
+    {"match": r"^later$", "reply": "done later", "think": 3.0},
+    {"match": r"^fail", "error": "model overloaded"},
+    {"match": r"^ask", "approval": "Proceed?", "reply": "done"},
 ]}
 
 
@@ -24,7 +27,8 @@ def team(daemon_factory):
 
 def test_launch_headless_then_status_shows_the_team_at_work(team, caoctl, caoctl_json, tmp_path):
     r = caoctl(team, "launch", "--agents", "code_supervisor", "--provider", "scripted", "--session-name", "crew",
-               "--working-directory", str(tmp_path), "--headless", "delegate: build parser")
+               "--working-directory", str(tmp_path), "--model", "opus", "--yolo", "-e", "CAO_TEST_MARK=crew",
+               "--headless", "delegate: build parser")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("session crew: supervisor ") and "task queued" in r.stdout
     # the supervisor hands off to a developer: both show up while it works
@@ -38,8 +42,16 @@ def test_launch_headless_then_status_shows_the_team_at_work(team, caoctl, caoctl
         time.sleep(0.1)
     assert roles["supervisor"]["status"] == "processing" and roles["supervisor"]["profile"] == "code_supervisor"
     assert roles["developer"]["parent"] == roles["supervisor"]["id"] and s["cwd"] == str(tmp_path)
+    # --model and --yolo reach the supervisor's command line; --env reaches every agent of the session
+    command = roles["supervisor"]["command"]
+    assert "--yolo" in command and command[command.index("--model") + 1] == "opus", command
+    for a in (roles["supervisor"], roles["developer"]):
+        assert b"CAO_TEST_MARK=crew" in open(f"/proc/{a['pid']}/environ", "rb").read().split(b"\0"), a["role"]
     text = caoctl(team, "session", "status", "crew", "--workers").stdout
     assert "supervisor:" in text and "developer" in text and "PARENT" in text
+    brief = caoctl(team, "session", "status", "crew").stdout
+    assert f"supervisor: {roles['supervisor']['id']} (code_supervisor, scripted)" in brief
+    assert "PARENT" not in brief and roles["developer"]["id"] not in brief  # the team only with --workers
     sup = roles["supervisor"]["id"]
     assert caoctl(team, "wait", sup, "-s", "completed", "--timeout", "30").returncode == 0
     assert caoctl(team, "output", sup, "--last").stdout.strip() == "worker said: built parser"
@@ -48,23 +60,30 @@ def test_launch_headless_then_status_shows_the_team_at_work(team, caoctl, caoctl
     assert "crew" in caoctl(team, "session", "list").stdout
 
 
-def test_session_send_sync_and_async(team, caoctl, caoctl_json, tmp_path):
+def test_session_send_sync_and_async(team, caoctl, caoctl_json, one_line_error, tmp_path):
     caoctl(team, "launch", "--agents", "developer", "--provider", "scripted", "--session-name", "s2",
            "--working-directory", str(tmp_path), "--headless")
     r = caoctl(team, "session", "send", "s2", "build lexer")
     assert r.returncode == 0 and r.stdout.strip() == "built lexer"
-    r = caoctl(team, "session", "send", "s2", "hello", "--async")
+    r = caoctl(team, "session", "send", "s2", "later", "--async")
     assert r.returncode == 0 and r.stdout == ""
     sup = caoctl_json(team, "session", "status", "s2")["supervisor"]
-    assert caoctl(team, "wait", sup, "-s", "completed").returncode == 0
+    # --async returned long before the 3 s turn could end
+    assert caoctl(team, "output", sup, "--last").stdout.strip() == "built lexer"
     deadline = time.monotonic() + 20
-    while caoctl(team, "output", sup, "--last").stdout.strip() != "echo: hello":
+    while caoctl(team, "output", sup, "--last").stdout.strip() != "done later":
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    # the exit codes of `caoctl send --wait`
+    one_line_error(caoctl(team, "session", "send", "s2", "fail now"), 1, "ended the turn with status error")
+    one_line_error(caoctl(team, "session", "send", "s2", "ask first"), 3, "is waiting for an answer")
+    caoctl(team, "spawn", "-p", "scripted", "--name", "outsider")
+    one_line_error(caoctl(team, "session", "send", "s2", "hi", "--agent", "outsider"), 1,
+                   "no agent outsider in session s2")
 
 
 def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path):
-    for name in ("a1", "a2"):
+    for name in ("a1", "a2", "a3"):
         caoctl(team, "launch", "--agents", "reviewer", "--provider", "scripted", "--session-name", name,
                "--working-directory", str(tmp_path), "--headless")
     one_line_error(caoctl(team, "launch", "--agents", "reviewer", "--provider", "scripted", "--session-name", "a1",
@@ -79,8 +98,12 @@ def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path
     one_line_error(caoctl(team, "session", "status", "ghost"), 1, "no such session")
     r = caoctl(team, "shutdown", "--session", "a1")
     assert r.returncode == 0 and "shut down a1 (1 agents stopped)" in r.stdout
-    assert [s["name"] for s in caoctl_json(team, "session", "list")] == ["a2"]
-    assert {s["name"]: s["active"] for s in caoctl_json(team, "session", "list", "--all")} == {"a1": False, "a2": True}
+    assert [s["name"] for s in caoctl_json(team, "session", "list")] == ["a2", "a3"]
+    assert [a["status"] for a in caoctl_json(team, "session", "status", "a1")["agents"]] == ["exited"]
+    assert {s["name"]: s["active"] for s in caoctl_json(team, "session", "list", "--all")} == {
+        "a1": False, "a2": True, "a3": True}
     data = caoctl_json(team, "shutdown", "--all")
-    assert data == {"sessions": ["a2"], "agents": 1}
+    assert data == {"sessions": ["a2", "a3"], "agents": 2}
+    for name in ("a2", "a3"):
+        assert [a["status"] for a in caoctl_json(team, "session", "status", name)["agents"]] == ["exited"]
     assert caoctl(team, "shutdown").returncode == 2  # usage: needs --session or --all

@@ -108,6 +108,12 @@ def test_session_windows_show_the_agents_and_take_keys(team, tmux_server, caoctl
     _settled(caoctl_json, team, roles["developer"])
     assert caoctl(team, "output", roles["developer"], "--last").stdout.strip() == "echo: hello"
 
+    # An agent that exited gets no window again (the session still lists it).
+    assert caoctl(team, "kill", roles["developer"]).returncode == 0
+    tmux_server.wait_for(lambda: len(tmux_server.windows("caod-crew")) == 1, "the developer's window to go")
+    data = caoctl_json(team, "tmux", "crew", "-L", tmux_server.name)
+    assert [(w["agent"], w["new"]) for w in data["windows"]] == [(roles["supervisor"], False)]
+
 
 @needs_tmux
 def test_rerun_adds_new_agents_and_closing_windows_keeps_agents(daemon, tmux_server, caoctl, caoctl_json):

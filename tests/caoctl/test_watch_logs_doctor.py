@@ -20,11 +20,17 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  (debug|info|warn
 ESC = "\x1b"
 
 
+def _default_sigint() -> None:
+    """These tests stop commands with Ctrl-C/SIGINT. A pytest started in the background (`cmd &`)
+    ignores SIGINT, and children inherit that: give them the default a person's terminal has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Screen:
     """A command in a PTY, rendered by pyte: what a person would see."""
 
     def __init__(self, argv, env, rows=30, cols=140):
-        self.proc = PtyProcess.spawn(argv, env=env, dimensions=(rows, cols))
+        self.proc = PtyProcess.spawn(argv, env=env, dimensions=(rows, cols), preexec_fn=_default_sigint)
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = b""
@@ -64,7 +70,8 @@ class Lines:
     """The stdout of a running command, line by line, with timeouts."""
 
     def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=_default_sigint)
         self.buf = b""
         self.seen: list[str] = []
 
@@ -109,6 +116,9 @@ def test_watch_once_shows_columns_status_and_inbox_depth(daemon, client, spawn_s
     idle = spawn_scripted(client, name="calm")
     wait_status(client, busy.id, "idle", timeout=20)
     wait_status(client, idle.id, "idle", timeout=20)
+    # a message the calm agent already took: delivered, so no longer counted in INBOX
+    client.call("inbox.send", {"receiver": idle.id, "message": "taken at once"}, timeout=20)
+    wait_status(client, idle.id, "completed", timeout=20)
     client.call("agent.send", {"agent": busy.id, "text": "slow job"}, timeout=20)
     wait_status(client, busy.id, "processing", timeout=20)
     for text in ("first queued", "second queued"):  # busy: the messages wait in its inbox
@@ -124,7 +134,7 @@ def test_watch_once_shows_columns_status_and_inbox_depth(daemon, client, spawn_s
     assert re.search(r"message queued \d+s ago", row), row  # the latest event
     assert row.split()[-1] == "2", row  # inbox depth
     calm = next(line for line in lines if line.startswith(idle.id))
-    assert "idle" in calm and calm.split()[-1] == "0", calm
+    assert "completed" in calm and calm.split()[-1] == "0", calm
 
     rows = caoctl_json(daemon, "watch", "--once")
     assert [r["id"] for r in rows] == [busy.id, idle.id]
@@ -132,15 +142,20 @@ def test_watch_once_shows_columns_status_and_inbox_depth(daemon, client, spawn_s
                             "status_for_s", "exit_code", "exit_signal", "last_event", "last_event_at", "inbox"}
     assert rows[0]["status"] == "processing" and rows[0]["inbox"] == 2 and rows[0]["name"] == "busy"
     assert rows[0]["last_event"] == "message queued" and rows[0]["status_for_s"] >= 0
-    assert rows[1]["inbox"] == 0 and rows[1]["last_event"] == "starting -> idle"
+    assert rows[1]["inbox"] == 0 and rows[1]["last_event"] == "processing -> completed"
 
 
-def test_watch_once_filters_by_session_and_rejects_unknown(daemon, caoctl, caoctl_json, one_line_error):
+def test_watch_once_filters_by_session_and_rejects_unknown(daemon, caoctl, caoctl_json, one_line_error, tmp_path):
     caoctl(daemon, "spawn", "-p", "scripted")
+    r = caoctl(daemon, "launch", "--agents", "developer", "--provider", "scripted", "--session-name", "w1",
+               "--working-directory", str(tmp_path), "--headless")
+    assert r.returncode == 0, r.stderr
+    rows = caoctl_json(daemon, "watch", "--once", "--session", "w1")
+    assert [(r["session"], r["profile"]) for r in rows] == [("w1", "developer")]  # not the bare agent
+    assert len(caoctl_json(daemon, "watch", "--once")) == 2
     one_line_error(caoctl(daemon, "watch", "--once", "--session", "nosuch"), 1, "no such session")
     one_line_error(caoctl(daemon, "watch", "--json"), 1, "--once")
     one_line_error(caoctl(daemon, "watch"), 1, "needs a terminal")
-    assert len(caoctl_json(daemon, "watch", "--once")) == 1
 
 
 def test_watch_live_redraws_on_events_and_quits_on_ctrl_c(daemon, client, ready_agent, send):
