@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -87,6 +89,24 @@ def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_statu
     hook(env, "UserPromptSubmit")
     hook(env, "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
     assert c.call("agent.get", {"agent": agent}).status.value == "completed"
+
+
+def test_a_stop_before_the_new_turn_shows_is_a_late_one(hooked, wait_status):
+    c = hooked.client()
+    agent = c.call("agent.spawn", {"provider": "hooked"}).id
+    info = wait_status(c, agent, "idle", timeout=20)
+    token = agent_env(info.pid)["CAO_AGENT_TOKEN"]
+    # Stopped, the agent cannot draw the turn it was given: a Stop now is the previous
+    # turn's (Codex notify lags), and must not end this one before it starts.
+    os.kill(info.pid, signal.SIGSTOP)
+    try:
+        c.call("agent.send", {"agent": agent, "text": "hello"})
+        late = c.call("agent.hook", {"token": token, "event": "Stop"})
+        assert late.applied is False and late.status.value == "idle"
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+    wait_status(c, agent, "completed", timeout=20)
+    assert c.call("agent.output", {"agent": agent, "mode": "last"}).text == "echo: hello"
 
 
 def test_hook_refusals(hooked, wait_status):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import stat
 import threading
 import time
 
@@ -35,8 +37,9 @@ TEAM_RULES = {"rules": [
     {"match": r"try-handoff",
      "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "x"}},
      "reply": "unexpected: {result_json}", "reply_error": "refused: {error}"},
-    # only an assignment (it carries the report-back instruction) triggers a report
-    {"match": r"^\[message from (?P<sup>\w+)\] review (?P<what>\w+)(?s:.*)report your result",
+    # only an assignment (it carries the report-back instruction) triggers a report, sent to
+    # the agent the instruction names (not the sender header), so a wrong id there shows
+    {"match": r"^\[message from \w+\] review (?P<what>\w+)(?s:.*)report your result(?s:.*)receiver_id=\"(?P<sup>\w+)\"",
      "mcp_call": {"server": "caod", "tool": "send_message",
                   "args": {"receiver_id": "{sup}", "message": "review of {what}: LGTM"}},
      "reply": "reported to {sup}", "reply_error": "report failed: {error}"},
@@ -73,15 +76,20 @@ def token_of(pid: int) -> str:
     return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"CAO_AGENT_TOKEN="))
 
 
-def wait_acknowledged(client, agent, count, timeout=60):
-    """Until `count` messages to `agent` were delivered and their turns completed."""
+def wait_messages(client, agent, statuses, timeout=60):
+    """Until the messages to `agent` have exactly these statuses, in order (a copy would show)."""
     deadline = time.monotonic() + timeout
     while True:
         msgs = client.call("inbox.list", {"agent": agent}).messages
-        if len(msgs) >= count and all(m.status == "acknowledged" for m in msgs):
+        if [m.status for m in msgs] == statuses:
             return msgs
         assert time.monotonic() < deadline, [(m.id, m.status) for m in msgs]
         time.sleep(0.05)  # test-side pacing only; the daemon delivers on status events
+
+
+def wait_acknowledged(client, agent, count, timeout=60):
+    """Until `count` messages to `agent` were delivered and their turns completed."""
+    return wait_messages(client, agent, ["acknowledged"] * count, timeout)
 
 
 def workers(client, sup):
@@ -98,6 +106,11 @@ def test_handoff_returns_the_workers_exact_answer(team, wait_status):
     assert worker.profile == "developer" and worker.role == "developer" and worker.session == "t1"
     info = wait_status(c, worker.id, "exited", timeout=20)  # ended after its answer was read
     assert info.exit_code is not None or info.exit_signal is not None
+    with pytest.raises(RpcFailure) as e:  # nothing is queued for an agent that is gone
+        c.call("orch.send_message", {"token": token_of(c.call("agent.get", {"agent": sup}).pid),
+                                     "receiver_id": worker.id, "message": "late"})
+    assert e.value.code == ErrorCode.AGENT_EXITED
+    assert c.call("inbox.list", {"agent": worker.id}).messages == []
     ended, answer = turn(c, sup, "delegate-json: build lexer")
     result = json.loads(answer.removeprefix("RESULT "))
     assert result["success"] is True and result["output"] == "built lexer: 3 files changed"
@@ -217,6 +230,10 @@ def test_forged_stale_and_non_supervisor_calls_are_refused(team, wait_status):
         assert time.monotonic() < deadline
         wait_status(c, worker, "completed", "error", timeout=20)
     assert "only a supervisor may hand off work" in c.call("agent.output", {"agent": worker, "mode": "last"}).text
+    # the token is a secret: its agent's files are for the daemon's user only
+    folder = team.home / "agents" / worker
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "mcp.json").stat().st_mode) == 0o600
     # a stale token (its agent exited) no longer works
     token = token_of(info.pid)
     c.call("session.shutdown", {"session": "t1"})
@@ -225,21 +242,76 @@ def test_forged_stale_and_non_supervisor_calls_are_refused(team, wait_status):
     assert e.value.code == ErrorCode.PERMISSION_DENIED
 
 
-def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_factory, wait_status):
+def test_agents_act_only_within_their_own_session(team, wait_status):
+    c = team.client()
+    mine, other = launch(c, "s1"), launch(c, "s2")
+    token = token_of(wait_status(c, mine, "idle", timeout=20).pid)
+    wait_status(c, other, "idle", timeout=20)
+    # the caller is whoever holds the token, and it reaches only its own session
+    for method, params in (("orch.send_message", {"receiver_id": other, "message": "hi"}),
+                           ("orch.answer_user_prompt", {"agent_id": other, "answer": "1"})):
+        with pytest.raises(RpcFailure) as e:
+            c.call(method, {"token": token, **params})
+        assert e.value.code == ErrorCode.NO_SUCH_AGENT, method
+    assert [a.id for a in c.call("orch.list_agents", {"token": token}).agents] == [mine]
+    with pytest.raises(RpcFailure) as e:
+        c.call("orch.send_message", {"token": token, "receiver_id": mine, "message": "me"})
+    assert e.value.code == ErrorCode.INVALID_PARAMS
+    with pytest.raises(RpcFailure) as e:  # an answer goes only to an agent waiting at a prompt
+        c.call("orch.answer_user_prompt", {"token": token, "agent_id": mine, "answer": "1"})
+    assert e.value.code == ErrorCode.AGENT_BUSY
+    assert c.call("inbox.list", {}).messages == []  # nothing refused was stored
+
+
+def test_accepted_messages_are_committed_before_the_reply(daemon, daemon_factory, ready_agent):
+    c = daemon.client()
+    info = ready_agent(c, {"rules": [{"match": ".", "reply": "x", "think": 30}]})
+    c.call("agent.send", {"agent": info.id, "text": "work"})
+    c.call("agent.wait", {"agent": info.id, "statuses": ["processing"], "timeout": 10})
+    # One batch, one reply: were the rows written after the calls returned, the
+    # kill -9 right after the reply would lose them.
+    n = 100
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "inbox.send", "params": {"receiver": info.id, "message": f"m{i}"}}
+             for i in range(n)]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.connect(str(daemon.socket))
+        raw.sendall(json.dumps(batch).encode() + b"\n")
+        got = b""
+        while not got.endswith(b"\n"):
+            got += raw.recv(1 << 20)
+    daemon.agent_pids.add(info.pid)
+    daemon.proc.kill()  # at once: no other call in between
+    daemon.proc.wait(timeout=15)
+    assert [r["result"]["status"] for r in json.loads(got)] == ["pending"] * n
+    again = daemon_factory.same(daemon)
+    msgs = again.client().call("inbox.list", {"limit": 1000}).messages
+    assert [m.body for m in msgs] == [f"m{i}" for i in range(n)]
+
+
+def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_factory, wait_status, events_until):
     c = team.client()
     sup = launch(c)
     wait_status(c, sup, "idle", timeout=20)
-    c.call("agent.send", {"agent": sup, "text": "slow"})
+    c.call("agent.send", {"agent": sup, "text": "busy 1"})
     wait_status(c, sup, "processing")
+    slow = c.call("inbox.send", {"receiver": sup, "message": "slow"}).id
     for i in range(2):
         c.call("inbox.send", {"receiver": sup, "message": f"keep {i}"})
     old_pid = c.call("agent.get", {"agent": sup}).pid
-    team.kill()  # kill -9: no clean-up at all
+    watcher = team.client()
+    watcher.call("events.subscribe", {"agent": sup, "replay": 100})  # replay: no race with the delivery
+    # kill -9 the moment "slow" is typed: it counts as delivered and is never typed again
+    events_until(watcher, lambda e: e.kind.value == "message" and e.detail == {
+        "id": slow, "from": "user", "state": "delivered"}, timeout=20)
+    team.agent_pids.add(old_pid)
+    team.proc.kill()  # no clean-up at all, and no call in between
+    team.proc.wait(timeout=15)
     again = daemon_factory.same(team)
     c2 = again.client()
     info = wait_status(c2, sup, "idle", "completed", timeout=30)  # relaunched, same id
     assert info.pid != old_pid and info.session == "t1"
-    msgs = wait_acknowledged(c2, sup, 2)
-    assert [m.body for m in msgs] == ["keep 0", "keep 1"]
+    msgs = wait_messages(c2, sup, ["delivered", "acknowledged", "acknowledged"])
+    assert [m.body for m in msgs] == ["slow", "keep 0", "keep 1"]
     history = c2.call("agent.output", {"agent": sup, "mode": "history"}).text
     assert re.findall(r"● echo: keep (\d)", history) == ["0", "1"], history
+    assert "> slow" not in history, history

@@ -77,6 +77,7 @@ def test_cao_style_profile_with_tools_and_mcp_servers():
               - "--from"
               - git+https://github.com/awslabs/cli-agent-orchestrator.git@main
               - cao-mcp-server
+              - 3
             env:
               LOG_LEVEL: debug
               PORT: 8080
@@ -103,7 +104,7 @@ def test_cao_style_profile_with_tools_and_mcp_servers():
     assert p.allowed_tools == ["fs_read", "execute_bash", "@cao-mcp-server"]
     cao = p.mcp_servers["cao-mcp-server"]
     assert cao["command"] == "uvx" and cao["type"] == "stdio"
-    assert cao["args"][-1] == "cao-mcp-server"
+    assert cao["args"][-2:] == ["cao-mcp-server", "3"]  # args become strings too
     assert cao["env"] == {"LOG_LEVEL": "debug", "PORT": "8080", "VERBOSE": "true"}  # env values become strings
     assert p.mcp_servers["search"] == {"type": "http", "url": "https://example.com/mcp",
                                        "headers": {"Authorization": "Bearer x"}}
@@ -139,7 +140,7 @@ def test_unknown_fields_are_kept_not_fatal():
 
 
 def test_snake_case_spellings_are_accepted_but_not_both():
-    p = parse_profile("---\nname: a\ndescription: d\nallowed_tools: [x]\nmcp_servers: {}\n---\nb\n", "s")
+    p = parse_profile("---\nname: a\ndescription: d\nallowed_tools: [' x ']\nmcp_servers: {}\n---\nb\n", "s")
     assert p.allowed_tools == ["x"] and p.mcp_servers == {}
     assert "'allowedTools' and 'allowed_tools' mean the same" in problem(
         "---\nname: a\ndescription: d\nallowedTools: [x]\nallowed_tools: [y]\n---\nb\n")
@@ -167,7 +168,7 @@ def test_bad_values_name_the_field():
     assert "field 'mcpServers': server 'x' needs a 'command'" in one("mcpServers: {x: {args: [a]}}")
     assert "field 'mcpServers': server 'x': 'args' must be a list" in one("mcpServers: {x: {command: c, args: a}}")
     assert "field 'mcpServers': server 'x': 'env' must be a mapping" in one("mcpServers: {x: {command: c, env: [a]}}")
-    for bad in ("name: 'has space'", "name: '../etc'", f"name: {'n' * 65}", "name: ''"):
+    for bad in ("name: 'has space'", "name: '../etc'", "name: 'dev.md'", "name: '..'", f"name: {'n' * 65}", "name: ''"):
         msg = problem(f"---\n{bad}\ndescription: d\n---\nbody\n")
         assert "field 'name'" in msg or "missing required field 'name'" in msg, msg
     assert "field 'name': must be a string (got a number 12)" in problem("---\nname: 12\ndescription: d\n---\nb\n")
@@ -250,7 +251,10 @@ def test_get_unknown_names_the_known_ones(store):
         store.get("nope")
     assert isinstance(info.value, LookupError)
     assert str(info.value) == "no such profile 'nope' (known: code_supervisor, developer, reviewer)"
-    for bad in ("../developer", "", "developer.md"):
+    # a valid profile just outside the store must not be reachable by a path-like name
+    (store.home / "profiles").mkdir(parents=True)
+    (store.home / "outside.md").write_text(MINIMAL.replace("name: tester", "name: outside"))
+    for bad in ("../developer", "", "developer.md", "../outside"):
         with pytest.raises(NoSuchProfile):
             store.get(bad)
 
@@ -272,6 +276,7 @@ def test_install_writes_atomically_into_the_user_store(store, monkeypatch):
     assert dst == str(target)
     assert os.path.dirname(src) == str(target.parent) and os.path.basename(src).startswith(".tester.")
     assert sorted(os.listdir(target.parent)) == ["tester.md"]  # no temp file left
+    assert os.stat(target.parent).st_mode & 0o777 == 0o700  # the user's own folder
     assert [x.name for x in store.list()] == ["code_supervisor", "developer", "reviewer", "tester"]
     got = store.get("tester")
     assert got.source == "user" and got.system_prompt == "You run tests."
@@ -331,10 +336,12 @@ def test_broken_user_files_are_reported_not_fatal(store):
     (d / "broken.md").write_text("no front matter\n")
     (d / "renamed.md").write_text(MINIMAL)  # declares name 'tester'
     (d / ".tester.abc.tmp").write_text("half written")
+    (d / "._tester.md").write_text("\x00 editor or OS litter")  # hidden: never read
     (d / "notes.txt").write_text("ignored")
     profiles, problems = store.scan()
     assert [p.name for p in profiles] == ["code_supervisor", "developer", "reviewer", "tester"]
     messages = sorted(e.message for e in problems)
+    assert len(messages) == 2, messages
     assert messages[0].endswith("broken.md: no YAML front matter (the file must start with ---)")
     assert messages[1].endswith("renamed.md: field 'name': 'tester' does not match the file name renamed.md")
     with pytest.raises(ProfileError, match="no YAML front matter"):

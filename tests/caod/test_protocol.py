@@ -252,6 +252,8 @@ def test_domain_errors(client, ready_agent, wait_status, tmp_path):
             ErrorCode.INVALID_PARAMS, bad
 
     busy = ready_agent(client, {"rules": [{"match": ".", "reply": "done", "think": 2}]}, name="busy")
+    assert code_of(lambda: client.call("agent.send", {"agent": busy.id, "text": "x", "timeout": 0})) == \
+        ErrorCode.INVALID_PARAMS
     client.call("agent.send", {"agent": busy.id, "text": "long task"})
     # the input was delivered: the agent is busy at once, before any screen says so
     assert code_of(lambda: client.call("agent.send", {"agent": busy.id, "text": "more"})) == ErrorCode.AGENT_BUSY
@@ -267,5 +269,11 @@ def test_domain_errors(client, ready_agent, wait_status, tmp_path):
     assert err.value.code == ErrorCode.AGENT_EXITED and err.value.data["exit_code"] == 9
     assert code_of(lambda: client.call("agent.resize", {"agent": dead.id, "rows": 9, "cols": 9})) == \
         ErrorCode.AGENT_EXITED
-    # agents resolve by unique id prefix too
+    assert code_of(lambda: client.call("agent.wait", {"agent": dead.id, "statuses": ["idle"]})) == \
+        ErrorCode.AGENT_EXITED
+    assert code_of(lambda: client.call("inbox.send", {"receiver": dead.id, "message": "hi"})) == \
+        ErrorCode.AGENT_EXITED
+    assert client.call("inbox.list", {"agent": dead.id}).messages == []  # refused, not stored
+    # agents resolve by unique id prefix too, but not by one too short to mean anything
     assert client.call("agent.get", {"agent": dead.id[:6]}).id == dead.id
+    assert code_of(lambda: client.call("agent.get", {"agent": dead.id[:3]})) == ErrorCode.NO_SUCH_AGENT

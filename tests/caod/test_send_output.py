@@ -45,10 +45,11 @@ def test_multi_line_answer(client, ready_agent, send):
 def test_multi_line_message(client, ready_agent, send):
     info = ready_agent(client)
     # one bracketed paste: the newline does not submit early, the whole text is one turn
-    result = send(client, info.id, "line one\nline two\r\nline three")
-    assert result.answer == "echo: line one\nline two\nline three"
+    # CRLF and a lone CR are line breaks too (a CR typed as-is would submit)
+    result = send(client, info.id, "line one\nline two\r\nline three\rline four")
+    assert result.answer == "echo: line one\nline two\nline three\nline four"
     screen = output(client, info.id)
-    assert "> line one\n  line two\n  line three" in screen
+    assert "> line one\n  line two\n  line three\n  line four" in screen
 
 
 def test_soft_wrapped_answer_is_joined(client, ready_agent, send):
@@ -161,3 +162,20 @@ def test_resize_changes_what_the_agent_sees(client, ready_agent, send):
 def test_spawn_size_is_what_the_agent_sees(client, ready_agent, send):
     info = ready_agent(client, RULES, rows=25, cols=90)
     assert send(client, info.id, "size").answer == "90x25"
+
+
+def test_a_reported_turn_end_survives_kill_9(daemon, daemon_factory, ready_agent, send):
+    # The window between a reply and a lazy commit is a few ms: a few rounds make a miss unlikely.
+    current, agents = daemon, []
+    for _ in range(4):
+        c = current.client()
+        info = ready_agent(c)
+        assert send(c, info.id, "hello").ended is Status.COMPLETED
+        current.agent_pids.add(info.pid)
+        current.proc.kill()  # right after the reply: what it reported must already be committed
+        current.proc.wait(timeout=15)
+        agents.append(info.id)
+        current = daemon_factory.same(current)
+    c = current.client()
+    for agent in agents:  # a relaunch relies on it to know the agent had turns
+        assert Status.COMPLETED in [e.new for e in c.call("events.list", {"agent": agent}).events], agent

@@ -13,7 +13,7 @@ import pytest
 
 from caoctl.client import Client, DaemonUnavailable
 from caod.protocol import ErrorCode
-from caod.status import Status
+from caod.status import Signal, Status
 
 NOBODY = 65534
 
@@ -55,14 +55,19 @@ def test_stale_socket_file_is_replaced(daemon_factory):
     assert d.client().call("daemon.ping").pid == d.pid
 
 
-def test_restart_after_kill_9(daemon_factory):
+def test_restart_after_kill_9(daemon_factory, ready_agent):
     first = daemon_factory.new()
+    info = ready_agent(first.client())
     first.kill()
     assert first.socket.exists()  # nobody removed it
     with pytest.raises(DaemonUnavailable):
         Client(first.socket)
     second = daemon_factory.same(first)
-    assert second.client().call("daemon.ping").pid == second.pid
+    c = second.client()
+    assert c.call("daemon.ping").pid == second.pid
+    # the agent the dead daemon ran is recorded as exited, by the new daemon's recovery
+    last = c.call("events.list", {"agent": info.id}).events[-1]
+    assert (last.old, last.new, last.signal) == (Status.IDLE, Status.EXITED, Signal.RECOVERY)
 
 
 def test_path_that_is_not_a_socket(daemon_factory):
@@ -72,6 +77,33 @@ def test_path_that_is_not_a_socket(daemon_factory):
     assert d.proc.wait(timeout=15) != 0
     assert "not a socket" in d.stderr()
     assert d.socket.read_text() == "precious"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the folder to another uid")
+def test_socket_folder_of_another_user_is_refused(daemon_factory):
+    d = daemon_factory.new(start=False)
+    os.chown(d.socket_dir, NOBODY, NOBODY)  # private, but someone else's: they could swap the socket
+    d.start(expect_ready=False)
+    assert d.proc.wait(timeout=15) != 0
+    assert f"belongs to uid {NOBODY}" in d.stderr()
+    assert not d.socket.exists()
+
+
+def test_a_listener_not_started_by_caod_is_left_alone(daemon_factory):
+    d = daemon_factory.new(start=False)
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(str(d.socket))  # no lock file: not a caod, but it answers
+    other.listen(1)
+    try:
+        d.start(expect_ready=False)
+        assert d.proc.wait(timeout=15) != 0
+        assert "refusing to replace it" in d.stderr()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.connect(str(d.socket))  # still the other listener's socket file
+        other.settimeout(5)
+        other.accept()[0].close()
+    finally:
+        other.close()
 
 
 def test_second_daemon_on_a_live_socket(daemon, daemon_factory):
