@@ -40,10 +40,11 @@ PROVIDER = Provider(
                 region=20),
     ],
     # The answer follows the task (`┃  <task>`) or its `┃  Thinking: …` line and ends at the
-    # `▣  Build · <model> · 7.2s` line; the input box's own `┃` rows are not a start.
-    # The answer follows the task's box (its ┃ lines are chrome) and ends at the ▣ footer.
+    # `▣  Build · <model> · 7.2s` footer; the input box's own `┃` rows are not a start. The
+    # task's box (`┃` lines) and tool lines (`⚙ caod_list_agents`) are chrome: after a tool
+    # step the prompt is back for a moment before the next step's text, the answer.
     answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  ", indent="     ",
-                  skip=r"^\s*┃"),
+                  skip=r"^\s*(?:┃|⚙ )"),
     # It draws the turn's `▣ Build · <model> · 3.4s` footer and the empty input box a few
     # frames before the answer's text (longer on a loaded machine; real 1.18.33).
     answer_wait_ms=3000,

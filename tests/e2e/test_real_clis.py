@@ -209,3 +209,21 @@ def test_relaunch_after_a_crash_resumes_the_conversation(cli, daemon_factory, re
     assert done.answer == "IT-WAS-APPLE-9", (statuses(c, agent), screen(c, agent))
     last = model_server.main_requests()[-1]
     assert "Remember the word APPLE-9." in json.dumps(last.body), "the old turn is not in the resumed conversation"
+
+
+@pytest.mark.parametrize("cli", [pytest.param(c, id=c.provider) for c in CLIS if c.provider == "opencode"])
+def test_the_model_calls_caods_mcp_bridge(cli, real_daemon, model_server, workdir):
+    """caod's bridge reaches the CLI through the provider's MCP registration (OpenCode: its inline
+    config's `mcp` entries): the model's list_agents call returns this agent, as itself."""
+    c = real_daemon.client()
+    agent = start(c, cli, model_server.url, workdir)
+    model_server.script(ToolCall.named_like("list_agents", {}), Reply("LISTED"))
+
+    done = turn(c, agent, "List the agents.")
+
+    assert done.ended.value == "completed", screen(c, agent)
+    mains = model_server.main_requests()
+    assert any(name.endswith("list_agents") for name in mains[0].tools), mains[0].tools
+    result = model_server.last_tool_result()
+    assert result is not None and agent in result, (result, screen(c, agent))
+    assert done.answer == "LISTED", screen(c, agent)
