@@ -140,8 +140,9 @@ def render(template: str, values: dict[str, str]) -> str:
     full = dict(values)
     for key, value in values.items():
         if not key.endswith("_json"):
-            full[f"{key}_json"] = json.dumps(value)  # a JSON string literal
-            full[f"{key}_jsonstr"] = json.dumps(value)[1:-1]  # escaped for inside one
+            literal = json.dumps(value)
+            full[f"{key}_json"] = literal  # a JSON string literal
+            full[f"{key}_jsonstr"] = literal[1:-1]  # escaped for inside one
     try:
         return string.Template(template).substitute(full)
     except KeyError as e:
