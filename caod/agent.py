@@ -253,16 +253,13 @@ class Agent:
                 return
 
     def on_hook(self, status: Status) -> bool:
-        """A CLI-native turn signal. The screen stays the check: a Stop hook
-        while the screen still shows work (background tasks) is not a turn end."""
+        """A CLI-native turn signal. The screen stays the check (Detector.hook_fits):
+        hooks run as separate processes, so they come late and out of order."""
         if self.status is Status.EXITED or status is self.status:
             return False
-        seen = self.provider.classify(self.screen.lines())
+        if not self.detector.hook_fits(status, self.provider.classify(self.screen.lines())):
+            return False
         if status is Status.COMPLETED:
-            if seen in (Status.PROCESSING, Status.WAITING):
-                return False
-            if self.detector.awaiting_turn and not self.detector.busy_seen:
-                return False  # a late hook from the previous turn (Codex notify lags ~0.2 s)
             self.detector.give_up_input()
             self._stop_answer_wait()
         elif status in (Status.PROCESSING, Status.WAITING) and self.detector.awaiting_turn:

@@ -65,6 +65,27 @@ class Detector:
             return False
         return answer_now() is None
 
+    def hook_fits(self, status: Status, seen: Status | None) -> bool:
+        """Whether a CLI hook's status may apply to what the screen (`seen`) shows.
+
+        A hook is a process the CLI starts; under load it reaches us late, after
+        the screen has moved on, and hooks of one turn may arrive out of order.
+        """
+        stale_prompt = self.awaiting_turn and not self.busy_seen  # our input not acted on yet
+        if status is Status.COMPLETED:
+            # Work or a question still drawn (Claude's Stop with background tasks),
+            # or the previous turn's late stop (Codex notify lags ~0.2 s).
+            return seen not in (Status.PROCESSING, Status.WAITING) and not stale_prompt
+        if status is Status.WAITING:
+            # The question must be drawn, and not be the one our input just answered:
+            # Claude's PermissionRequest hook can land after `1` was typed.
+            return seen is Status.WAITING and not (stale_prompt and self._before is Status.WAITING)
+        if status is Status.PROCESSING:
+            # Our input was submitted (the hook confirms it), or the screen shows the work;
+            # otherwise it is a late one from a turn already over.
+            return self.awaiting_turn or seen is Status.PROCESSING
+        return False
+
     def give_up_input(self) -> None:
         self.awaiting_turn = False
 

@@ -34,8 +34,14 @@ start = "^● "
 stop = "^(╭|> )"
 indent = "  "
 
+[[patterns]]
+status = "waiting_user_answer"
+regex = "^\\\\? Do you want to proceed\\\\?"
+region = 6
+
 [hook_events]
 UserPromptSubmit = "processing"
+PermissionRequest = "waiting_user_answer"
 Stop = "completed"
 agent-turn-complete = "completed"
 """
@@ -48,7 +54,10 @@ def hooked(daemon_factory, tmp_path):
     (folder / "hooked.toml").write_text(PROVIDER_TOML.format(python=json.dumps(sys.executable)))
     d = daemon_factory.new(start=False)
     d.env["CAOD_PROVIDERS_DIR"] = str(folder)
-    d.env["CAO_SCRIPTED_RULES"] = json.dumps({"rules": [{"match": "^slow", "reply": "slow done", "think": 3}]})
+    d.env["CAO_SCRIPTED_RULES"] = json.dumps({"rules": [
+        {"match": "^slow", "reply": "slow done", "think": 3},
+        {"match": "^deploy$", "approval": "Deploy?", "reply": "deployed", "think": 2},
+    ]})
     return d.start()
 
 
@@ -68,14 +77,11 @@ def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_statu
     info = wait_status(c, agent, "idle", timeout=20)
     env = agent_env(info.pid)
 
-    r = hook(env, "UserPromptSubmit")
+    r = hook(env, "Stop")  # the screen is idle: a turn (a person's, typed in attach) is over
     assert r.returncode == 0 and r.stderr == ""
-    assert c.call("agent.get", {"agent": agent}).status.value == "processing"
-    events = c.call("events.list", {"agent": agent}).events
-    assert (events[-1].new.value, events[-1].signal.value) == ("processing", "hook")
-
-    r = hook(env, "Stop")  # the screen is idle: the turn is over
     assert c.call("agent.get", {"agent": agent}).status.value == "completed"
+    events = c.call("events.list", {"agent": agent}).events
+    assert (events[-1].new.value, events[-1].signal.value) == ("completed", "hook")
 
     c.call("agent.send", {"agent": agent, "text": "slow"})
     wait_status(c, agent, "processing")
@@ -85,10 +91,32 @@ def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_statu
     last = c.call("events.list", {"agent": agent}).events[-1]
     assert (last.new.value, last.signal.value) == ("completed", "screen") and done.status.value == "completed"
 
-    # Codex's notify passes one JSON argument whose "type" names the event
+    # a UserPromptSubmit that lands after the turn is over (hooks are processes) is a late one
     hook(env, "UserPromptSubmit")
-    hook(env, "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
     assert c.call("agent.get", {"agent": agent}).status.value == "completed"
+    assert c.call("events.list", {"agent": agent}).events[-1].seq == last.seq
+
+    # Codex's notify passes one JSON argument whose "type" names the event
+    other = wait_status(c, c.call("agent.spawn", {"provider": "hooked"}).id, "idle", timeout=20)
+    hook(agent_env(other.pid), "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
+    last = c.call("events.list", {"agent": other.id}).events[-1]
+    assert (last.new.value, last.signal.value) == ("completed", "hook")
+
+
+def test_a_late_permission_hook_does_not_end_the_answered_turn(hooked, wait_status):
+    c = hooked.client()
+    agent = c.call("agent.spawn", {"provider": "hooked"}).id
+    token = agent_env(wait_status(c, agent, "idle", timeout=20).pid)["CAO_AGENT_TOKEN"]
+    asked = c.call("agent.send", {"agent": agent, "text": "deploy", "wait": True, "timeout": 20})
+    assert asked.ended.value == "waiting_user_answer"
+    # Claude's PermissionRequest hook can reach the daemon after `1` was typed and the
+    # work it approved is on screen: it must not turn that work into a new question.
+    c.call("agent.send", {"agent": agent, "text": "1"})
+    wait_status(c, agent, "processing")
+    late = c.call("agent.hook", {"token": token, "event": "PermissionRequest"})
+    assert late.applied is False and late.status.value == "processing"
+    assert wait_status(c, agent, "completed", timeout=20).status.value == "completed"
+    assert c.call("agent.output", {"agent": agent, "mode": "last"}).text == "deployed"
 
 
 def test_a_stop_before_the_new_turn_shows_is_a_late_one(hooked, wait_status):

@@ -220,6 +220,49 @@ def test_the_screen_from_before_the_input_is_stale(before, stale):
     assert d.on_frame(Status.PROCESSING, screen(stale), lambda: (1, "old")) is before
 
 
+# ---------------------------------------------------------------- hooks
+
+
+def test_hooks_apply_only_where_the_screen_agrees():
+    d = Detector(SCRIPTED)
+    # no turn of ours: a stop on an idle screen is a finished turn (a person's, in attach) ...
+    assert d.hook_fits(Status.COMPLETED, Status.IDLE)
+    assert d.hook_fits(Status.COMPLETED, None)
+    # ... but not while work or a question is drawn (background tasks)
+    assert not d.hook_fits(Status.COMPLETED, Status.PROCESSING)
+    assert not d.hook_fits(Status.COMPLETED, Status.WAITING)
+    # a question only while one is drawn
+    assert d.hook_fits(Status.WAITING, Status.WAITING)
+    for seen in (Status.PROCESSING, Status.IDLE, None):
+        assert not d.hook_fits(Status.WAITING, seen)
+    # outside a turn, work only while the screen shows it: a late UserPromptSubmit is not
+    assert d.hook_fits(Status.PROCESSING, Status.PROCESSING)
+    assert not d.hook_fits(Status.PROCESSING, Status.IDLE)
+    assert not d.hook_fits(Status.PROCESSING, None)
+    assert not d.hook_fits(Status.IDLE, Status.IDLE)  # no hook maps to a start
+
+
+def test_hooks_during_a_turn():
+    d = Detector(SCRIPTED)
+    d.on_input((1, "old"), Status.IDLE)
+    assert d.hook_fits(Status.PROCESSING, Status.IDLE)  # submitted, not drawn yet
+    assert not d.hook_fits(Status.COMPLETED, Status.IDLE)  # the turn has not shown yet: a late stop
+    d.on_frame(Status.PROCESSING, screen(BUSY), lambda: (1, "old"))
+    assert d.hook_fits(Status.COMPLETED, Status.IDLE)
+    assert d.hook_fits(Status.WAITING, Status.WAITING)
+
+
+def test_a_late_hook_for_the_question_just_answered_does_not_apply():
+    d = Detector(SCRIPTED)
+    d.on_input((1, "old"), Status.WAITING)  # `1` typed into the approval prompt
+    # the prompt is still drawn, or the work it started is: the hook is for the old prompt
+    assert not d.hook_fits(Status.WAITING, Status.WAITING)
+    assert not d.hook_fits(Status.WAITING, Status.PROCESSING)
+    d.on_frame(Status.PROCESSING, screen(BUSY), lambda: (1, "old"))
+    assert not d.hook_fits(Status.WAITING, Status.PROCESSING)
+    assert d.hook_fits(Status.WAITING, Status.WAITING)  # after work, a question drawn is a new one
+
+
 def test_a_different_screen_right_after_input_counts():
     d = Detector(SCRIPTED)
     d.on_input((1, "old"), Status.WAITING)

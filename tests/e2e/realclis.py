@@ -103,7 +103,10 @@ def turn(client: Client, agent: str, text: str, timeout: float = TURN_TIMEOUT):
 
 
 def screen(client: Client, agent: str) -> str:
-    return client.call("agent.output", {"agent": agent}).text or ""
+    """The rendered screen and the status trail: what a failed assertion should show."""
+    events = client.call("events.list", {"agent": agent, "limit": 1000}).events
+    trail = " ".join(f"{e.new.value}/{e.signal.value}@{e.ts:.3f}" for e in events if e.kind.value == "status")
+    return (client.call("agent.output", {"agent": agent}).text or "") + "\nstatus trail: " + trail
 
 
 def statuses(client: Client, agent: str) -> list[tuple[str, str]]:
