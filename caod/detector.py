@@ -84,7 +84,7 @@ class Detector:
             # Our input was submitted (the hook confirms it), or the screen shows the work;
             # otherwise it is a late one from a turn already over.
             return self.awaiting_turn or seen is Status.PROCESSING
-        return False
+        return False  # not a hook status (providers are checked at load)
 
     def give_up_input(self) -> None:
         self.awaiting_turn = False

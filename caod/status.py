@@ -54,5 +54,9 @@ class FrameKind(str, enum.Enum):
     ANSWER_WAIT = "answer_wait"  # the provider's answer_wait_ms ran out with no answer drawn
 
 
+# Statuses a CLI's own hook may report (provider hook_events); the others come
+# from the screen or the process alone.
+HOOK_STATUSES = frozenset({Status.PROCESSING, Status.WAITING, Status.COMPLETED})
+
 # Statuses a `send --wait` ends on: the turn is over, one way or another.
 TURN_OVER = frozenset({Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED})

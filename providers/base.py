@@ -11,7 +11,7 @@ from typing import Callable
 
 import msgspec
 
-from caod.status import Status
+from caod.status import HOOK_STATUSES, Status
 
 
 class Pattern(msgspec.Struct, frozen=True):
@@ -155,6 +155,10 @@ class CompiledProvider:
     def __init__(self, spec: Provider, classify_hook: Callable[[list[str]], Status | None] | None = None):
         self.spec = spec
         self._classify_hook = classify_hook
+        for event, status in spec.hook_events.items():
+            if status not in HOOK_STATUSES:
+                allowed = ", ".join(sorted(s.value for s in HOOK_STATUSES))
+                raise ValueError(f"hook_events: {event!r} maps to {status.value!r} (allowed: {allowed})")
         self.dialogs = [(re.compile(d.regex, re.M), d.keys) for d in spec.dialogs]
         self._patterns = [(p.status, re.compile(p.regex, re.M), p.region) for p in spec.patterns]
         a = spec.answer

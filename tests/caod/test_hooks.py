@@ -66,6 +66,12 @@ def agent_env(pid: int) -> dict[str, str]:
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
+def idle_agent(c, wait_status):
+    """A hooked agent that is ready: (its info, its process environment)."""
+    info = wait_status(c, c.call("agent.spawn", {"provider": "hooked"}).id, "idle", timeout=20)
+    return info, agent_env(info.pid)
+
+
 def hook(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "caoctl", "hook", *args], env=env,
                           capture_output=True, text=True, timeout=30)
@@ -73,9 +79,8 @@ def hook(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_status, send):
     c = hooked.client()
-    agent = c.call("agent.spawn", {"provider": "hooked"}).id
-    info = wait_status(c, agent, "idle", timeout=20)
-    env = agent_env(info.pid)
+    info, env = idle_agent(c, wait_status)
+    agent = info.id
 
     r = hook(env, "Stop")  # the screen is idle: a turn (a person's, typed in attach) is over
     assert r.returncode == 0 and r.stderr == ""
@@ -97,16 +102,16 @@ def test_hooks_drive_status_and_a_stop_during_work_is_ignored(hooked, wait_statu
     assert c.call("events.list", {"agent": agent}).events[-1].seq == last.seq
 
     # Codex's notify passes one JSON argument whose "type" names the event
-    other = wait_status(c, c.call("agent.spawn", {"provider": "hooked"}).id, "idle", timeout=20)
-    hook(agent_env(other.pid), "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
+    other, other_env = idle_agent(c, wait_status)
+    hook(other_env, "notify", json.dumps({"type": "agent-turn-complete", "turn-id": "1"}))
     last = c.call("events.list", {"agent": other.id}).events[-1]
     assert (last.new.value, last.signal.value) == ("completed", "hook")
 
 
 def test_a_late_permission_hook_does_not_end_the_answered_turn(hooked, wait_status):
     c = hooked.client()
-    agent = c.call("agent.spawn", {"provider": "hooked"}).id
-    token = agent_env(wait_status(c, agent, "idle", timeout=20).pid)["CAO_AGENT_TOKEN"]
+    info, env = idle_agent(c, wait_status)
+    agent, token = info.id, env["CAO_AGENT_TOKEN"]
     asked = c.call("agent.send", {"agent": agent, "text": "deploy", "wait": True, "timeout": 20})
     assert asked.ended.value == "waiting_user_answer"
     # Claude's PermissionRequest hook can reach the daemon after `1` was typed and the
@@ -121,9 +126,8 @@ def test_a_late_permission_hook_does_not_end_the_answered_turn(hooked, wait_stat
 
 def test_a_stop_before_the_new_turn_shows_is_a_late_one(hooked, wait_status):
     c = hooked.client()
-    agent = c.call("agent.spawn", {"provider": "hooked"}).id
-    info = wait_status(c, agent, "idle", timeout=20)
-    token = agent_env(info.pid)["CAO_AGENT_TOKEN"]
+    info, env = idle_agent(c, wait_status)
+    agent, token = info.id, env["CAO_AGENT_TOKEN"]
     # Stopped, the agent cannot draw the turn it was given: a Stop now is the previous
     # turn's (Codex notify lags), and must not end this one before it starts.
     os.kill(info.pid, signal.SIGSTOP)
@@ -139,18 +143,17 @@ def test_a_stop_before_the_new_turn_shows_is_a_late_one(hooked, wait_status):
 
 def test_hook_refusals(hooked, wait_status):
     c = hooked.client()
-    agent = c.call("agent.spawn", {"provider": "hooked"}).id
-    info = wait_status(c, agent, "idle", timeout=20)
-    token = agent_env(info.pid)["CAO_AGENT_TOKEN"]
+    info, env = idle_agent(c, wait_status)
+    agent, token = info.id, env["CAO_AGENT_TOKEN"]
     unknown = c.call("agent.hook", {"token": token, "event": "SomethingElse"})
     assert unknown.applied is False and unknown.status.value == "idle"
     with pytest.raises(RpcFailure) as e:
         c.call("agent.hook", {"token": "forged", "event": "Stop"})
     assert e.value.code == ErrorCode.PERMISSION_DENIED
     # outside an agent, or with no daemon, the hook never fails the CLI that runs it
-    outside = {k: v for k, v in agent_env(info.pid).items() if k != "CAO_AGENT_TOKEN"}
+    outside = {k: v for k, v in env.items() if k != "CAO_AGENT_TOKEN"}
     r = hook(outside, "Stop")
     assert r.returncode == 0 and "not inside a caod agent" in r.stderr
-    gone = dict(agent_env(info.pid), CAOD_SOCKET="/nonexistent/caod.sock")
+    gone = dict(env, CAOD_SOCKET="/nonexistent/caod.sock")
     r = hook(gone, "Stop")
     assert r.returncode == 0 and "no daemon answers" in r.stderr

@@ -210,10 +210,14 @@ def test_malformed_user_file_is_named(user_dir):
         'name = "badregex"\ndescription = "x"\ncommand = ["true"]\n'
         '[[patterns]]\nstatus = "idle"\nregex = "("\n')
     (user_dir / "other.toml").write_text(user_toml("not_other"))
-    for name in ("broken", "badregex", "other"):
+    (user_dir / "badhook.toml").write_text(
+        'name = "badhook"\ndescription = "x"\ncommand = ["true"]\n'
+        '[[patterns]]\nstatus = "idle"\nregex = "> "\n[hook_events]\nSessionEnd = "exited"\n')
+    for name in ("broken", "badregex", "other", "badhook"):
         with pytest.raises(providers.BadProvider) as e:
             providers.get(name)
         assert str(user_dir / f"{name}.toml") in str(e.value)
+    assert "'SessionEnd' maps to 'exited'" in str(e.value)  # a hook cannot report an exit
     rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli, ["provider", "list", "--json"]).output)}
     assert str(user_dir / "broken.toml") in rows["broken"]["error"]
     assert rows["my_cli"]["error"] is None
