@@ -67,7 +67,10 @@ def agent_details(a: AgentInfo) -> str:
         ("size", f"{a.cols}x{a.rows}"),
         ("started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.created_at))),
     ]
-    return "\n".join(f"{k + ':':<10}{v}" for k, v in fields)
+    text = "\n".join(f"{k + ':':<10}{v}" for k, v in fields)
+    if a.reason:  # what it asks, or why it failed, as drawn
+        text += "\nreason:\n" + "\n".join(f"  {line}" for line in a.reason.splitlines())
+    return text
 
 
 def event_line(e: Event) -> str:

@@ -8,6 +8,7 @@ timer re-armed by output), the input confirm timer, and the child's exit.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +32,7 @@ SYNC_STALL_S = 0.25
 VIEWER_BUFFER_LIMIT = 4 << 20
 
 Transition = Callable[[Status, Status, Signal], bool]
+_WORDS = re.compile(r"[^\W\d_]{2,}")  # a line with a word of two letters or more
 
 
 class AgentBusy(Exception):
@@ -96,6 +98,8 @@ class Agent:
         self._edge_armed = False
         self._submit_retried = False
         self._dialog_screen: str | None = None  # the screen we last answered a dialog on
+        self._start_timer: asyncio.TimerHandle | None = None  # see Provider.start_timeout_ms
+        self.reason: str | None = None  # why it holds its status (AgentInfo.reason)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -105,6 +109,7 @@ class Agent:
         )
         self.pid = self._child.pid
         self.screen.on_query_reply(self._answer_query)
+        self._start_timer = self._loop.call_later(self.provider.spec.start_timeout_ms / 1000, self._start_overdue)
         self._store.write(
             "INSERT OR REPLACE INTO agents (id, name, provider, cwd, command, pid, status, status_since,"
             " created_at, rows, cols, transcript, session, profile, role, parent, spec)"
@@ -128,6 +133,7 @@ class Agent:
             created_at=self.created_at, rows=self.rows, cols=self.cols,
             exit_code=self.exit_code, exit_signal=self.exit_signal,
             session=self.session, profile=self.profile, role=self.role, parent=self.parent,
+            reason=self.reason,
         )
 
     async def terminate(self, grace: float) -> None:
@@ -149,6 +155,11 @@ class Agent:
         old = self.status
         if new is old:
             return
+        if old is Status.STARTING and self._start_timer is not None:
+            self._start_timer.cancel()
+            self._start_timer = None
+        detail = self._explained(new, detail)
+        self.reason = detail.get("question") or detail.get("reason")
         self.status = new
         self.status_since = time.time()
         self._store.write(
@@ -158,6 +169,30 @@ class Agent:
         for pred, fut in list(self._waiters):
             if not fut.done() and pred(old, new, signal):
                 fut.set_result(new)
+
+    def _explained(self, new: Status, detail: dict[str, Any] | None) -> dict[str, Any]:
+        """The event's detail, with what the screen says of a question or an error
+        (so a supervisor or a person sees what is asked without reading the screen)."""
+        detail = dict(detail or {})
+        key = {Status.WAITING: "question", Status.ERROR: "reason"}.get(new)
+        if key is not None and key not in detail:
+            shown = self.provider.shown(new, self.screen.lines(), self.screen.title, self.screen.cols)
+            if shown:
+                detail[key] = shown
+        return detail
+
+    def _start_overdue(self) -> None:
+        """The provider's start deadline passed with no prompt, question or error drawn."""
+        self._start_timer = None
+        if self.status is Status.STARTING:
+            seconds = self.provider.spec.start_timeout_ms / 1000
+            self._set_status(Status.ERROR, Signal.TIMEOUT, {
+                "reason": f"did not become ready within {seconds:g} s", "screen": self._screen_tail()})
+
+    def _screen_tail(self, count: int = 12) -> str:
+        """The last lines of the screen with words on them (not logo art), for a reason a person can read."""
+        lines = [line.strip() for line in self.screen.lines() if _WORDS.search(line)]
+        return "\n".join(lines[-count:])
 
     async def persisted(self) -> None:
         """Every status change so far is committed: a caller told of one can rely on it
@@ -206,9 +241,10 @@ class Agent:
         if self.status is Status.EXITED:
             return
         self.transcript.flush()
-        if self.status is Status.STARTING and self.provider.dialogs:
-            self._answer_dialogs()
-        new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer)
+        if self.status is Status.STARTING and self.provider.dialogs and self._answer_dialogs():
+            return  # the dialog goes away with the answer: not a question to report
+        new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer, self.screen.title,
+                                     self.screen.cols)
         if new is not None and new is not self.status:
             detail: dict[str, Any] = {"frame": kind.value}
             if self._answer_wait_since is not None and new in (Status.COMPLETED, Status.IDLE):
@@ -240,24 +276,26 @@ class Agent:
             self._frame_timer.cancel()
         self._frame(FrameKind.ANSWER_WAIT)
 
-    def _answer_dialogs(self) -> None:
+    def _answer_dialogs(self) -> bool:
         """First-run dialogs (trust this folder? use this key?) answered once per screen."""
         text = self.screen.text()
         if text == self._dialog_screen:
-            return
+            return False
         for regex, keys in self.provider.dialogs:
             if regex.search(text):
                 self._dialog_screen = text
-                self.write_raw(keys.encode())
+                self._write(keys.encode())
                 log.info("answered a start-up dialog", agent=self.id, dialog=regex.pattern)
-                return
+                return True
+        return False
 
     def on_hook(self, status: Status) -> bool:
         """A CLI-native turn signal. The screen stays the check (Detector.hook_fits):
         hooks run as separate processes, so they come late and out of order."""
         if self.status is Status.EXITED or status is self.status:
             return False
-        if not self.detector.hook_fits(status, self.provider.classify(self.screen.lines())):
+        seen = self.provider.classify(self.screen.lines(), self.screen.title, self.screen.cols)
+        if not self.detector.hook_fits(status, seen):
             return False
         if status is Status.COMPLETED:
             self.detector.give_up_input()
@@ -294,7 +332,8 @@ class Agent:
         if not self.takes_input:
             raise AgentBusy(self.id)
         answering_choice = self.status is Status.WAITING and self.provider.spec.choice_keys
-        self.detector.on_input(self.current_answer(), self.status)
+        found = self.provider.match(self.screen.lines(), self.screen.title, self.screen.cols)
+        self.detector.on_input(self.current_answer(), self.status, found[1] if found else None)
         self._stop_answer_wait()
         self._edge_armed = True
         self._submit_retried = False
@@ -338,10 +377,14 @@ class Agent:
         """Answer a terminal query like a terminal would (Codex waits for one at
         start). An attached viewer's own terminal answers instead."""
         if not self.viewers:
-            self.write_raw(text.encode())
+            self._write(text.encode())
 
     def write_raw(self, data: bytes) -> None:
         """Keys from a person attached to the agent: passed through as typed."""
+        self.detector.typed = True  # work from now on may be theirs, not start-up
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         if self._child is not None and self.status is not Status.EXITED:
             self._child.write(data)
 
@@ -365,15 +408,22 @@ class Agent:
     # ------------------------------------------------------------ exit
 
     def _on_exit(self, code: int | None, sig: int | None) -> None:
-        for timer in (self._frame_timer, self._confirm_timer, self._answer_timer):
+        for timer in (self._frame_timer, self._confirm_timer, self._answer_timer, self._start_timer):
             if timer is not None:
                 timer.cancel()
-        self._frame_timer = self._confirm_timer = self._answer_timer = None
+        self._frame_timer = self._confirm_timer = self._answer_timer = self._start_timer = None
+        detail: dict[str, Any] = {"exit_code": code, "exit_signal": sig}
         self.exit_code, self.exit_signal = code, sig
         self._store.write(
             "UPDATE agents SET exit_code=?, exit_signal=? WHERE id=?", (code, sig, self.id)
         )
-        self._set_status(Status.EXITED, Signal.PROCESS, {"exit_code": code, "exit_signal": sig})
+        if self.status is Status.STARTING:
+            # A fatal start-up error (no network for its preflight, a refused flag, a crash):
+            # an `error` that says what it printed, then the exit.
+            how = f"signal {sig}" if sig is not None else f"exit code {code}"
+            detail["reason"] = self._screen_tail(6) or f"exited before drawing anything ({how})"
+            self._set_status(Status.ERROR, Signal.PROCESS, detail)
+        self._set_status(Status.EXITED, Signal.PROCESS, detail)
         for viewer in list(self.viewers):
             viewer.close()
         self.viewers.clear()

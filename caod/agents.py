@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -87,6 +88,8 @@ class AgentManager:
             while agent_id in self.agents:
                 agent_id = secrets.token_hex(4)
         token = secrets.token_urlsafe(32)
+        if p.yolo and not (launch and launch.yolo):
+            launch = dataclasses.replace(launch or Launch(), yolo=True)
         try:
             prepared = prepare_launch(
                 provider.spec, home=self._home, socket=self._socket, agent_id=agent_id, token=token, cwd=cwd,

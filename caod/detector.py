@@ -23,9 +23,14 @@ class Detector:
         self.provider = provider
         self.awaiting_turn = False  # input delivered, turn not over yet
         self.busy_seen = False  # a busy/waiting screen since that input
+        self.queued = False  # the CLI holds that input for later (it is still starting)
         self._baseline: tuple[int, str] | None = None
         self._before: Status | None = None  # what the screen showed when input went in
+        self._before_pattern: int | None = None  # ... and which provider pattern said so
         self.ready_once = False  # the CLI has shown its prompt at least once
+        # Input has reached the CLI (a task, or a person's keys). Before that, a busy
+        # screen is the CLI's own start-up (MCP servers booting), not a turn.
+        self.typed = False
         # An idle prompt after work but no new answer drawn yet: some CLIs draw
         # the prompt (or the turn's footer) before the answer text. The agent
         # holds `completed` for up to the provider's answer_wait_ms.
@@ -42,16 +47,26 @@ class Detector:
             return None
         return first_index + found[0], found[1]
 
-    def on_input(self, baseline: tuple[int, str] | None, before: Status) -> None:
+    def on_input(self, baseline: tuple[int, str] | None, before: Status,
+                 before_pattern: int | None = None) -> None:
+        """Input was delivered; `before` is the status the screen showed then, and
+        `before_pattern` the provider pattern that read it (see Provider.match)."""
         self.awaiting_turn = True
         self.busy_seen = False
+        self.queued = False
         self._baseline = baseline
         self._before = before
+        self._before_pattern = before_pattern
         self.ready_once = True  # input only goes in once the CLI takes it
+        self.typed = True
         self.holding = self.hold_expired = False
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
-        return self.busy_seen or (current_answer is not None and current_answer != self._baseline)
+        """The CLI has our input: it worked on it, holds it queued, or answered it."""
+        return self.busy_seen or self.queued or self._answered(current_answer)
+
+    def _answered(self, current_answer: tuple[int, str] | None) -> bool:
+        return current_answer is not None and current_answer != self._baseline
 
     def _answer_pending(self, found: tuple[int, str] | None) -> bool:
         """The turn's answer is not drawn yet and the provider says it may still come."""
@@ -89,20 +104,38 @@ class Detector:
     def give_up_input(self) -> None:
         self.awaiting_turn = False
 
-    def on_frame(self, current: Status, screen: list[str], answer_now) -> Status | None:
+    def on_frame(self, current: Status, screen: list[str], answer_now, title: str | None = None,
+                 cols: int | None = None) -> Status | None:
         """The status to move to after this frame, or None to stay.
 
         `answer_now` is a callable giving the current answer; it is only
-        evaluated when needed, as extraction reads the scrollback.
+        evaluated when needed, as extraction reads the scrollback. `title`
+        is the window title the CLI set, for providers that read it; `cols`
+        the screen's width.
         """
         self.holding = False
-        seen = self.provider.classify(screen)
-        if seen is None:
+        found = self.provider.match(screen, title, cols)
+        if found is None:
             return None
-        if self.awaiting_turn and not self.busy_seen and seen is self._before and seen is not Status.IDLE:
-            # The prompt or error from before the input is still drawn: the
-            # CLI has not reacted yet. Not a new question, not a new error.
+        seen, pattern = found
+        if seen is Status.STARTING:
+            # The CLI says it is not ready yet (connecting its MCP servers), or holds input in
+            # its queue until it is. Before our input that changes nothing: `starting` stays,
+            # and a CLI that drew its prompt first queues what it gets. After our input, the
+            # input is taken but not yet worked on, so the bare prompt it shows as it dequeues
+            # the input (before drawing the turn) does not end the turn.
+            if not self.awaiting_turn:
+                return None
+            self.queued = True
+            return Status.PROCESSING
+        if (self.awaiting_turn and not self.busy_seen and seen is self._before and seen is not Status.IDLE
+                and (self._before_pattern is None or pattern == self._before_pattern)):
+            # The prompt or error from before the input is still drawn: the CLI has not
+            # reacted yet. Not a new question, not a new error. (Another pattern of the same
+            # status is new: an error in the turn's place after an error in the footer.)
             return None
+        if seen is Status.PROCESSING and not self.typed:
+            return None  # start-up work (spinners while it boots): not ready, or already ready
         if seen in (Status.PROCESSING, Status.WAITING):
             if self.awaiting_turn:
                 self.busy_seen = True
@@ -113,7 +146,7 @@ class Detector:
         # The screen shows an idle prompt.
         if self.awaiting_turn:
             found = answer_now()
-            if self.input_taken(found):
+            if self.busy_seen or self._answered(found):
                 if self._answer_pending(found):
                     self.holding = True
                     return None

@@ -100,6 +100,8 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_private(target, render(cf.content, values))
     env.update({k: render(v, values) for k, v in spec.env.items()})
+    if launch.yolo:
+        env.update({k: render(v, values) for k, v in spec.yolo_env.items()})
     env.update(spawn.env)
     env.update({
         "TERM": env.get("CAOD_AGENT_TERM", "xterm-256color"),

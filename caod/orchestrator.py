@@ -28,7 +28,7 @@ from caod.protocol import (
 from caod.rpc import RpcError
 from caod.sessions import Session, spec_yolo, working_directory
 from caod.status import Status
-from caod.turns import NotReady, run_turn
+from caod.turns import NotReady, NotStarted, run_turn
 
 WORKER_STOP_GRACE_S = 3.0
 # Worker prompts in a handoff are for a person (or a later answer_user_prompt):
@@ -91,6 +91,8 @@ class Orchestrator:
             return HandoffResult(False, worker.last_answer() or worker.screen.text(), worker.id,
                                  f"the worker did not finish within {p.timeout:g}s (waited {waited:.1f}s, "
                                  f"status {worker.status.value}); partial output attached")
+        except NotStarted as e:
+            return HandoffResult(False, worker.screen.text(), worker.id, f"the worker did not start: {e}")
         except (AgentGone, AgentBusy, ProcessLookupError):
             return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
         finally:

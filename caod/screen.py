@@ -7,6 +7,7 @@ quiescence timer instead.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 
 import pyte
@@ -18,6 +19,12 @@ SYNC_BEGIN = b"\x1b[?2026h"
 SYNC_END = b"\x1b[?2026l"
 _MARK_TAIL = len(SYNC_BEGIN) - 1
 BRACKETED_PASTE = 2004 << 5  # how pyte stores private mode 2004
+# CSI sequences with a `<` or `=` marker (the kitty keyboard protocol's `CSI < u` and
+# `CSI = 1 ; 1 u`, which Gemini CLI sends): pyte takes the marker for the final byte and
+# draws the rest ("u", "1;1u") as text into the CLI's input box. They change nothing on
+# screen, so they are dropped before pyte sees them.
+_MARKED_CSI = re.compile(rb"\x1b\[[<=][0-9;:]*[@-~]")
+_PARTIAL_CSI = re.compile(rb"\x1b(?:\[(?:[<=][0-9;:]*)?)?\Z")
 
 
 class _Screen(pyte.Screen):
@@ -147,6 +154,7 @@ class AgentScreen:
         self.in_sync = False
         self._tail = b""
         self._lines: list[str] | None = None  # rendered rows, until the next change
+        self._held = b""  # the start of an escape sequence cut by a chunk's end
 
     def on_query_reply(self, fn) -> None:
         """`fn(text)` receives what a terminal would answer to the program's queries."""
@@ -161,10 +169,23 @@ class AgentScreen:
         return self._screen.lines
 
     @property
+    def title(self) -> str:
+        """The window title the program set last (OSC 0 or 2); "" if none."""
+        return self._screen.title
+
+    @property
     def bracketed_paste(self) -> bool:
         return BRACKETED_PASTE in self._screen.mode
 
     def _feed(self, data: bytes) -> None:
+        if self._held:
+            data, self._held = self._held + data, b""
+        if b"\x1b[<" in data or b"\x1b[=" in data:
+            data = _MARKED_CSI.sub(b"", data)
+        if b"\x1b" in data[-32:]:
+            partial = _PARTIAL_CSI.search(data, max(0, len(data) - 32))
+            if partial is not None:  # finished by the next chunk: filter it whole
+                data, self._held = data[: partial.start()], data[partial.start() :]
         try:
             self._stream.feed(data)
         except Exception as e:  # pyte's parser is a generator: an error would end it for good

@@ -58,5 +58,10 @@ class FrameKind(str, enum.Enum):
 # from the screen or the process alone.
 HOOK_STATUSES = frozenset({Status.PROCESSING, Status.WAITING, Status.COMPLETED})
 
+# Statuses a provider's screen pattern may report. `starting` reads "not ready yet" (a CLI
+# that draws its input box while it still connects its MCP servers); `completed` and
+# `exited` come from turns and the process, never from one screen.
+SCREEN_STATUSES = frozenset({Status.STARTING, Status.IDLE, Status.PROCESSING, Status.WAITING, Status.ERROR})
+
 # Statuses a `send --wait` ends on: the turn is over, one way or another.
 TURN_OVER = frozenset({Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED})

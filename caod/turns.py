@@ -20,6 +20,17 @@ class NotReady(Exception):
     """The agent did not finish starting in time."""
 
 
+class NotStarted(Exception):
+    """The agent stopped while starting: at a question caod cannot answer (a login, an
+    API key) or at an error. A task typed now would go into that dialog."""
+
+    def __init__(self, agent: Agent):
+        self.status = agent.status
+        self.reason = agent.reason
+        what = "is waiting for an answer" if agent.status is Status.WAITING else "failed to start"
+        super().__init__(f"agent {agent.id} {what}" + (f": {agent.reason}" if agent.reason else ""))
+
+
 @dataclass
 class Turn:
     ended: Status  # how the turn ended; IDLE means the input was never taken
@@ -27,12 +38,17 @@ class Turn:
 
 
 async def wait_settled(agent: Agent, timeout: float) -> Status:
+    """Wait until a starting agent takes input. Raises NotReady (timeout) or
+    NotStarted (it stopped at a start-up dialog or an error instead)."""
     if agent.status is not Status.STARTING:
         return agent.status
     try:
-        return await agent.wait_status(set(SETTLED), timeout)
+        settled = await agent.wait_status(set(SETTLED), timeout)
     except TimeoutError:
         raise NotReady(f"agent {agent.id} did not become ready within {timeout:g}s") from None
+    if settled in (Status.WAITING, Status.ERROR):
+        raise NotStarted(agent)
+    return settled
 
 
 def start_turn(agent: Agent, text: str, end_on: frozenset[Status] = TURN_OVER) -> asyncio.Future:

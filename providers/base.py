@@ -7,20 +7,30 @@ special-cases a CLI; it only reads these fields.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Literal
 
 import msgspec
 
-from caod.status import HOOK_STATUSES, Status
+from caod.status import HOOK_STATUSES, SCREEN_STATUSES, Status
 
 
 class Pattern(msgspec.Struct, frozen=True):
-    """`regex` (multiline) searched in the last `region` screen lines, counted up
-    from the last non-blank line (blank lines above it count)."""
+    """`regex` (multiline) searched where `anchor` says.
+
+    - "bottom": the last `region` non-blank screen lines, with the blank lines
+      between them. Counting only drawn lines keeps a pattern independent of
+      the screen's height: a TUI pads its layout with blank rows (Codex puts
+      its composer at the bottom of a tall screen, the conversation at the top).
+    - "screen": the whole screen (a layout that centres its input box).
+    - "title": the window title the CLI sets (OSC 0/2), a semantic marker
+      where a CLI offers one (Gemini CLI's `◇  Ready`); captures of rendered
+      text carry no title, so such a pattern never matches them.
+    """
 
     status: Status
     regex: str
     region: int = 8
+    anchor: Literal["bottom", "screen", "title"] = "bottom"
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -35,6 +45,15 @@ class Answer(msgspec.Struct, frozen=True):
     stop: str
     indent: str = ""
     skip: str | None = None  # lines inside the answer that are chrome, not text (left out)
+
+
+class Sidebar(msgspec.Struct, frozen=True):
+    """A column of chrome at the right edge (OpenCode's session sidebar): the last `cols`
+    columns of screens wider than `above` columns. It is cut off every row before the
+    patterns and the answer read it, so its text never joins an answer's lines."""
+
+    cols: int
+    above: int = 0
 
 
 class ConfigFile(msgspec.Struct, frozen=True):
@@ -62,6 +81,7 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     env: dict[str, str] = {}
     patterns: list[Pattern]
     answer: Answer | None = None
+    sidebar: Sidebar | None = None
     submit: str = "\r"  # key(s) written after the pasted text
     submit_delay_ms: int = 0  # pause between the paste and the submit key
     quiet_ms: int = 25  # quiescence window that ends a frame without sync output
@@ -72,6 +92,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # A CLI that draws its prompt before a resumed conversation: after a resume
     # (with turns to show), `starting` lasts until an answer is drawn, up to this long.
     resume_wait_ms: int = 0
+    # A CLI that has shown no prompt, question or error by then is `error` ("did not
+    # become ready"), never `starting` forever; its screen stays for `caoctl output`.
+    start_timeout_ms: int = 60000
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
     # Answers to a choice prompt (waiting_user_answer) typed as keys with no submit
     # key: some select widgets ignore a paste, and the Enter would pick the default.
@@ -86,6 +109,7 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # rendered per server over SERVER_FIELDS, joined with ", " into ${mcp_entries}.
     mcp_entry: str = ""
     yolo_args: list[str] = []
+    yolo_env: dict[str, str] = {}  # environment the yolo flags need (added with them)
     allowed_tools_args: list[str] = []  # once, with ${tools} (comma-separated)
     allowed_tool_args: list[str] = []  # once per tool, with ${tool}
     session_id_args: list[str] = []  # pin a fresh conversation id: ${session_id}
@@ -159,8 +183,14 @@ class CompiledProvider:
             if status not in HOOK_STATUSES:
                 allowed = ", ".join(sorted(s.value for s in HOOK_STATUSES))
                 raise ValueError(f"hook_events: {event!r} maps to {status.value!r} (allowed: {allowed})")
+        for p in spec.patterns:
+            if p.status not in SCREEN_STATUSES:
+                allowed = ", ".join(sorted(s.value for s in SCREEN_STATUSES))
+                raise ValueError(f"patterns: {p.regex!r} reports {p.status.value!r} (allowed: {allowed})")
+            if p.region < 1:
+                raise ValueError(f"patterns: {p.regex!r} has region {p.region} (at least 1 line)")
         self.dialogs = [(re.compile(d.regex, re.M), d.keys) for d in spec.dialogs]
-        self._patterns = [(p.status, re.compile(p.regex, re.M), p.region) for p in spec.patterns]
+        self._patterns = [(p.status, re.compile(p.regex, re.M), p.region, p.anchor) for p in spec.patterns]
         a = spec.answer
         self._start = re.compile(a.start) if a else None
         self._stop = re.compile(a.stop) if a else None
@@ -170,14 +200,66 @@ class CompiledProvider:
     def name(self) -> str:
         return self.spec.name
 
-    def classify(self, lines: list[str]) -> Status | None:
-        """The status the screen shows, or None when no pattern matches."""
+    def main_area(self, lines: list[str], cols: int | None) -> list[str]:
+        """The rows without the provider's sidebar (when the screen is wide enough to show one)."""
+        side = self.spec.sidebar
+        if side is None or cols is None or cols <= side.above:
+            return lines
+        cut = cols - side.cols
+        return [line[:cut].rstrip() if len(line) > cut else line for line in lines]
+
+    def classify(self, lines: list[str], title: str | None = None, cols: int | None = None) -> Status | None:
+        """The status the screen (and its window title, if known) shows, or None when no pattern matches.
+        `cols` is the screen's width (for a sidebar; see Provider.sidebar)."""
+        found = self.match(lines, title, cols)
+        return found[0] if found else None
+
+    def match(self, lines: list[str], title: str | None = None, cols: int | None = None) -> tuple[Status, int] | None:
+        """(status, index of the pattern that said so), or None when no pattern matches."""
+        lines = self.main_area(lines, cols)
         if self._classify_hook is not None:
-            return self._classify_hook(lines)
-        content = _trim(lines)
-        for status, regex, region in self._patterns:
-            if regex.search("\n".join(content[-region:])):
-                return status
+            status = self._classify_hook(lines)
+            return (status, -1) if status is not None else None
+        drawn = [i for i, line in enumerate(lines) if line.strip()]
+        texts: dict[int, str] = {}  # region text by its first line, built once per classify
+        for index, (status, regex, region, anchor) in enumerate(self._patterns):
+            if anchor == "title":
+                if title and regex.search(title):
+                    return status, index
+                continue
+            if not drawn:
+                continue
+            first = 0 if anchor == "screen" or region >= len(drawn) else drawn[-region]
+            text = texts.get(first)
+            if text is None:
+                text = texts[first] = "\n".join(lines[first : drawn[-1] + 1])
+            if regex.search(text):
+                return status, index
+        return None
+
+    def shown(self, status: Status, lines: list[str], title: str | None = None, cols: int | None = None) -> str | None:
+        """The text behind `status` as drawn (a question and its options, an error), for people
+        and supervisors: from the first pattern of that status that matches, the lines from its
+        match (or the last dozen drawn lines, when the match is a footer) down to the bottom,
+        frame borders taken off. None when no such pattern matches."""
+        lines = self.main_area(lines, cols)
+        drawn = [i for i, line in enumerate(lines) if line.strip()]
+        if not drawn:
+            return None
+        context = drawn[-12] if len(drawn) >= 12 else drawn[0]
+        for pattern_status, regex, region, anchor in self._patterns:
+            if pattern_status is not status:
+                continue
+            if anchor == "title":
+                if title and regex.search(title):
+                    return _unboxed(lines[context:])
+                continue
+            first = 0 if anchor == "screen" or region >= len(drawn) else drawn[-region]
+            text = "\n".join(lines[first : drawn[-1] + 1])
+            m = regex.search(text)
+            if m:
+                at = first + text.count("\n", 0, m.start())
+                return _unboxed(lines[max(first, min(at, context)) : drawn[-1] + 1])
         return None
 
     def extract_answer(
@@ -192,6 +274,9 @@ class CompiledProvider:
         """
         if self._start is None or self._stop is None:
             return None
+        side = self.spec.sidebar
+        if side is not None and cols is not None and cols > side.above:
+            lines, cols = self.main_area(lines, cols), cols - side.cols
         begin = None
         for i in range(len(lines) - 1, -1, -1):
             if self._start.search(lines[i]):
@@ -233,9 +318,19 @@ def _pad(line: str, cols: int | None, above: str) -> str:
     return " " * (cols - len(above)) + line
 
 
-def _trim(lines: list[str]) -> list[str]:
-    """Drop trailing blank rows: inline TUIs rarely fill the whole screen."""
-    end = len(lines)
-    while end and not lines[end - 1].strip():
-        end -= 1
-    return lines[:end]
+_BORDER = "│┃║▌▐|"
+
+
+def _unboxed(lines: list[str]) -> str:
+    """Screen rows as plain text: frame borders and rule lines dropped, blank runs folded."""
+    out: list[str] = []
+    for line in lines:
+        text = line.strip().strip(_BORDER).strip()
+        if not text or set(text) <= set("─━═╭╮╰╯┌┐└┘╔╗╚╝▀▄▁▔-_ "):
+            if out and out[-1]:
+                out.append("")
+            continue
+        out.append(text)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)

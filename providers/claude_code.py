@@ -52,11 +52,19 @@ PROVIDER = Provider(
         # agent is still `starting`, so they must not read as a question (real 2.1.197).
         Pattern(Status.WAITING, r"Do you want to (?:proceed|make this edit|create|allow)\b|"
                 r"^\s*❯ 1\. Yes\b(?!, I trust)", region=14),
+        # A turn the API refused (`⎿  Not logged in · Please run /login`, `⎿  API Error: 401 ...`; a
+        # no-break space after the `⎿`)
+        # right above the finished turn's `✻ Baked for 0s` and the prompt (real 2.1.197).
+        Pattern(Status.ERROR, r"^  ⎿\s+(?:Not logged in · Please run /login|API Error\b|Invalid API key\b)", region=7),
         # A finished turn's `✻ Crunched for 3s` with no spinner row (`…`) after it: the turn is
         # over even if an earlier frame's `esc to interrupt` is still drawn in the footer.
         Pattern(Status.IDLE, r"^✻ \S+ for \d[^\n]*(?:\n[^…\n]*)*\Z", region=10),
         Pattern(Status.PROCESSING, r"esc to interrupt", region=4),
         Pattern(Status.PROCESSING, rf"^[{GLYPHS}] \S+…", region=8),
+        # (After the busy patterns: the footer stays while a turn runs.) A first run with no key and no login: the prompt is up, but every turn fails; the
+        # footer says `Not logged in · Run /login`. Not a question (its prompt takes text, not a
+        # choice): an error until a person logs in through `caoctl attach`.
+        Pattern(Status.ERROR, r"Not logged in · Run /login", region=3),
         Pattern(Status.IDLE, r"\? for shortcuts|⏵⏵ |⏸ plan mode|^❯\s", region=4),
     ],
     answer=Answer(start=r"^● ", stop=rf"^(?:[{GLYPHS}] \S|─{{10,}}|❯)", indent="  "),
@@ -84,6 +92,9 @@ PROVIDER = Provider(
     system_prompt_args=["--append-system-prompt", "${prompt}"],
     mcp_args=["--mcp-config", "${mcp_config}", "--settings", SETTINGS],  # always added: the hooks too
     yolo_args=["--dangerously-skip-permissions"],
+    # As root it refuses --dangerously-skip-permissions ("cannot be used with root/sudo
+    # privileges") unless told it runs in a sandbox; yolo was asked for (real 2.1.197).
+    yolo_env={"IS_SANDBOX": "1"},
     allowed_tools_args=["--allowedTools", "${tools}"],
     session_id_args=["--session-id", "${session_id}"],
     resume_args=["--resume", "${session_id}"],

@@ -40,15 +40,17 @@ PROVIDER = Provider(
     description="OpenAI Codex CLI (codex)",
     command=["codex", "--no-daemon", "-c", "check_for_update_on_startup=false"],
     patterns=[
-        # Approvals end with this footer, however long the preview above them.
-        # Not the sign-in screens at start (`... another provider` / `Press esc to go back` around
-        # `Press enter to continue`): caod answers those only while the agent is `starting`.
-        Pattern(Status.WAITING, r"Press enter to confirm or esc to cancel|"
-                r"\A(?!(?:.*\n)*.*(?:another provider|Press esc to go back))(?:.*\n)*.*Press enter to continue$",
-                region=4),
+        # Approvals end with this footer, however long the preview above them. The sign-in
+        # screens of a first run (`Sign in with ChatGPT` ... `Press enter to continue`) end with
+        # it too: a question caod cannot answer (see dialogs below), so the agent waits for one.
+        Pattern(Status.WAITING, r"Press enter to confirm or esc to cancel|Press enter to continue$", region=4),
         Pattern(Status.WAITING, r"\[a\] Accept\s+\[d\] Decline", region=2),  # boxed approval
         Pattern(Status.WAITING, r"\[y/n\]\s*$", region=1),
         Pattern(Status.ERROR, r"^Error: ", region=2),
+        # Its MCP servers start after the composer is drawn (`◦ Starting MCP servers (1/2): caod
+        # (0s • esc to interrupt)`), and input typed meanwhile waits under `• Queued follow-up
+        # inputs`: not ready yet, and queued input is taken, not worked on (real 0.169.0).
+        Pattern(Status.STARTING, r"^[•◦] Starting MCP servers \(|^• Queued follow-up inputs", region=12),
         Pattern(Status.PROCESSING, r"esc to interrupt", region=8),
         # While the answer streams, 0.169 draws no spinner: `• PONG-4` and its indented lines
         # sit right above the composer (`› ...`) until the turn closes with `  Worked for 2s`.
@@ -58,6 +60,11 @@ PROVIDER = Provider(
         # back to a bare prompt before `Starting MCP servers` shows.
         Pattern(Status.PROCESSING, r"^• (?!Queued ).*\n(?:  (?!Worked for)[^\n]*\S[^\n]*\n|[ \t]*\n)*› (?![\s\S]*^› )",
                 region=40),
+        # While a turn runs, the window title carries a spinner (`⠙ <folder>`); it is the folder
+        # alone at a prompt. A finished answer cell leaves the screen for a frame while Codex
+        # moves it into the history above the composer (seen after a resize): the title still
+        # says work (real 0.169.0).
+        Pattern(Status.PROCESSING, r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] ", anchor="title"),
         # Ready only once the footer names the model (`fake-model default · /path`) or the
         # context left: keys typed at the earlier `› Ask Codex to do anything` are lost.
         Pattern(Status.IDLE, r"context left|Context \d+% left|^\s*\S+ (?:default|minimal|low|medium|high|xhigh) · ",

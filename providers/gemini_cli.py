@@ -42,9 +42,28 @@ PROVIDER = Provider(
         # `Allow execution of [Shell]?` with `● 1. Allow once` in a box; the input box is gone.
         Pattern(Status.WAITING, r"Allow execution of|Apply this change\?|Do you want to proceed\?|"
                 r"^│ ● 1\. ", region=12),
+        # First runs caod cannot answer: the auth choice, or the API-key box (`Paste your API key
+        # here`) drawn under the idle input box when no key is set (real 0.61.0).
+        Pattern(Status.WAITING, r"How would you like to authenticate|Enter Gemini API Key|"
+                r"Paste your API key here", region=30),
         # `⠙ Thinking... (esc to cancel, 0s)` above the input box, which stays drawn.
-        Pattern(Status.PROCESSING, r"\(esc to cancel, \d", region=8),
-        Pattern(Status.IDLE, r"^ ?>   Type your message or @path/to/file", region=6),
+        Pattern(Status.PROCESSING, r"\(esc to\s+cancel, \d", region=8),  # Ink wraps it on a narrow screen
+        # A prompt sent before its MCP servers are up waits under `Queued (press ↑ to edit):`
+        # below `ℹ Waiting for MCP servers to initialize...` (or `ℹ Initializing... Prompts will
+        # be queued.`) and runs once they are: still starting, the prompt taken. The bare input
+        # box it draws as it takes the prompt from the queue is no answer: the notice holds until
+        # an answer (`✦ `) is drawn below it (real 0.61.0, 8 agents starting at once).
+        Pattern(Status.STARTING, r"^\s*Queued \(press ↑ to edit\):|"
+                r"^ℹ (?:Waiting for MCP servers to initialize|Initializing\.\.\.)(?![\s\S]*^ ?✦ )", region=30),
+        # A resumed session loads with `⠋ Resuming session...` before its input box: not ready.
+        Pattern(Status.STARTING, r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Resuming session\.\.\.", region=8),
+        # The input box's glyph is the approval mode: `>` by default, `*` with --yolo
+        # (`YOLO Ctrl+Y` in the footer), `!` in shell mode.
+        Pattern(Status.IDLE, r"^ ?[>*!]   Type your message or @path/to/file", region=6),
+        # The window title says `✦  Working… (dir)` while a turn runs: work even when the screen
+        # is between frames. Not its `◇  Ready` title: that is set while a resumed session is
+        # still loading (`⠋ Resuming session...`) and while a dialog is up (real 0.61.0).
+        Pattern(Status.PROCESSING, r"^✦ ", anchor="title"),
     ],
     # `✦ PONG-42`, continued by indented lines; then the right-aligned `? for shortcuts` and a rule.
     # Input typed while it still starts (MCP servers) waits under `Queued (press ↑ to edit):`.

@@ -12,7 +12,7 @@
 """
 
 from caod.status import Status
-from providers.base import Answer, Pattern, Provider
+from providers.base import Answer, Pattern, Provider, Sidebar
 
 # Inline config. An empty prompt_file gives `"instructions": [""]`, which 1.18.33 ignores.
 CONFIG = (
@@ -28,7 +28,11 @@ PROVIDER = Provider(
     command=["opencode"],
     patterns=[
         Pattern(Status.WAITING, r"△ Permission required|Allow once\s+Allow always\s+Reject", region=12),
-        Pattern(Status.PROCESSING, r"esc interrupt", region=3),
+        # The model's API cannot be reached (no network, no provider set up): `⬝■■■■■■⬝ Cannot
+        # connect to API: Unable to connect. ... [retrying in 16s` in the footer (real 1.18.33).
+        Pattern(Status.ERROR, r"Cannot connect to API:", region=3),
+        # Busy: the progress bar (`■■⬝⬝⬝⬝⬝⬝`) with `esc interrupt` after it, or a notice in its place.
+        Pattern(Status.PROCESSING, r"esc interrupt|^\s*[■⬝]{8} ", region=3),
         # Just after Enter the task's box (`┃  say pong` / `┃`) sits right above the empty input
         # box for ~0.2 s before the spinner: taken, not answered (real 1.18.33).
         Pattern(Status.PROCESSING, r"^\s*┃  \S.*\n\s*┃(?: {10,}.*)?\n(?:[ \t]*\n)*(?:\s*┃(?: {10,}.*)?\n){3}\s*┃  \S.* · .*\n"
@@ -43,8 +47,13 @@ PROVIDER = Provider(
     # `▣  Build · <model> · 7.2s` footer; the input box's own `┃` rows are not a start. The
     # task's box (`┃` lines) and tool lines (`⚙ caod_list_agents`) are chrome: after a tool
     # step the prompt is back for a moment before the next step's text, the answer.
-    answer=Answer(start=r"^\s*┃  (?!Build · |Ask anything)\S.*$", stop=r"^\s*▣  ", indent="     ",
+    # The input box's own agent line is `┃  Build · <model>`, `┃  Build auto · ` with --auto, or
+    # `┃  Plan · ` (Tab switches agents): not a task.
+    answer=Answer(start=r"^\s*┃  (?!\S+(?: auto)? · |Ask anything)\S.*$", stop=r"^\s*▣  ", indent="     ",
                   skip=r"^\s*(?:┃|⚙ )"),
+    # Wider than 120 columns, a session shows a sidebar in the last 40 (`Context`, `10,057
+    # tokens`, `MCP`, `LSP`, the folder): not part of the answer (real 1.18.33).
+    sidebar=Sidebar(cols=40, above=120),
     # It draws the turn's `▣ Build · <model> · 3.4s` footer and the empty input box a few
     # frames before the answer's text (longer on a loaded machine; real 1.18.33).
     answer_wait_ms=3000,

@@ -31,12 +31,25 @@ PROVIDER = Provider(
         # `Allow execution of: 'touch'?` / `› 1. Yes, allow once` in a box, then
         # `⠏ Waiting for user confirmation...`; the input box is gone.
         Pattern(Status.WAITING, r"Allow execution of|Waiting for user confirmation|^\s*│ › 1\. Yes", region=8),
+        # A first run with no usable key: `Select Authentication Method` over `Failed to login.
+        # Message: Missing API key ...` in a tall box; caod cannot answer it (real 0.15.10).
+        Pattern(Status.WAITING, r"Select Authentication Method|Failed to login\. ", region=40),
         # `⠋ Some phrase... (1s · esc to cancel)` above the input box, which stays drawn.
-        Pattern(Status.PROCESSING, r"esc to cancel\)", region=6),
+        Pattern(Status.PROCESSING, r"esc to\s+cancel\)", region=6),  # Ink wraps it on a narrow screen
         # `✕ [API Error: Connection error. (cause: fetch failed)] (Press Ctrl+Y to retry)` right
         # above the input box.
         Pattern(Status.ERROR, r"^\s*✕ \[API Error.*\n(?:[ \t]*\n)*─{10,}\n>   ", region=8),
-        Pattern(Status.IDLE, r"^>   Type your message or @path/to/file|^  \? for shortcuts", region=4),
+        # It draws its input box before it is ready: `⠋ Initializing...`, then `⠇ Connecting to
+        # MCP servers... (0/1)` in place of the footer (seconds when many agents start at once).
+        # Input typed around then waits (`Press ↑ to edit queued messages`) and runs later: still
+        # starting, and the bare box it draws as it takes the input from the queue is no answer.
+        Pattern(Status.STARTING, r"^  [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (?:Initializing\.\.\.|Connecting to MCP servers\.\.\.)",
+                region=2),
+        Pattern(Status.STARTING, r"^  Press ↑ to edit queued messages", region=8),
+        # The input box's glyph is the approval mode: `>` by default, `*` with --yolo, `!` in
+        # shell mode; the footer names the mode (`YOLO mode (shift + tab to cycle)`).
+        Pattern(Status.IDLE, r"^[>*!]   Type your message or @path/to/file|^  \? for shortcuts|"
+                r"^  (?:YOLO mode|auto-accept edits|plan mode) \(shift \+ tab to cycle\)", region=4),
     ],
     # `  ✦ PONG-42`, continued by indented lines, up to the input box's rule.
     answer=Answer(start=r"^  ✦ ", stop=r"^(?:─{10,}|  > |  ╭|>   )", indent="    "),

@@ -272,6 +272,17 @@ def daemon_factory():
     assert not problems, problems
 
 
+@pytest.fixture(scope="module")
+def module_daemon_factory():
+    """A DaemonFactory for a whole test module (tests that share daemons made once)."""
+    factory = DaemonFactory()
+    try:
+        yield factory
+    finally:
+        problems = factory.cleanup()
+    assert not problems, problems
+
+
 @pytest.fixture
 def daemon(daemon_factory) -> DaemonProcess:
     return daemon_factory.new()

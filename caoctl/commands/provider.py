@@ -88,6 +88,9 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
         raise CommandFailed(str(e)) from None
 
     detector = Detector(provider)
+    # A capture shows what the CLI drew, whoever set it working: a busy screen reads
+    # `processing`, not start-up work the daemon would keep as `starting`.
+    detector.typed = True
     status = Status.STARTING
     if after_input:
         detector.on_input(None, Status.IDLE)
@@ -112,7 +115,7 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
 
     def frame() -> None:
         nonlocal status
-        new = detector.on_frame(status, view()[0], current_answer)
+        new = detector.on_frame(status, view()[0], current_answer, screen.title if raw else None, view()[2])
         if new is not None:
             status = new
 
@@ -125,7 +128,8 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
     else:
         frame()
     found = current_answer() if status is Status.COMPLETED else None
-    return Classified(provider.name, status, found[1] if found else None, provider.classify(view()[0]))
+    return Classified(provider.name, status, found[1] if found else None,
+                      provider.classify(view()[0], screen.title if raw else None, view()[2]))
 
 
 def _parse_size(_ctx, _param, value: str | None) -> tuple[int, int] | None:

@@ -27,7 +27,7 @@ from caod.protocol import (
 )
 from caod.rpc import Context, RpcError
 from caod.status import Status
-from caod.turns import NotReady, start_turn, wait_settled
+from caod.turns import NotReady, NotStarted, start_turn, wait_settled
 
 
 def _live(ctx: Context, ref: str) -> Agent:
@@ -79,6 +79,8 @@ async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> Send
             pending = start_turn(agent, text)
     except NotReady as e:
         raise RpcError(ErrorCode.TIMEOUT, str(e)) from None
+    except NotStarted as e:
+        raise RpcError(ErrorCode.AGENT_BUSY, str(e), {"status": e.status.value, "reason": e.reason}) from None
     except (AgentBusy, AgentGone, ProcessLookupError) as e:
         raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
     if not wait:

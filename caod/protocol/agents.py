@@ -44,6 +44,7 @@ class SpawnParams(Params):
     # (onboarding, trust, updaters off). Also on for every agent when the
     # daemon runs with CAOD_ISOLATE_HOME=1 (tests, CI).
     isolate_home: bool = False
+    yolo: bool = False  # the provider's flags that skip permission prompts (its yolo_args)
 
 
 class AgentRef(Params):

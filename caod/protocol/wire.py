@@ -97,6 +97,9 @@ class AgentInfo(Result):
     profile: str | None = None
     role: str | None = None  # supervisor | developer | reviewer
     parent: str | None = None  # the agent that started this one (handoff/assign)
+    # Why it holds its status, as drawn or observed: the question while waiting_user_answer,
+    # the error while `error`, what it printed last when it exited while starting.
+    reason: str | None = None
 
 
 class Event(Result, omit_defaults=True):

@@ -269,13 +269,33 @@ def test_a_different_screen_right_after_input_counts():
     assert d.on_frame(Status.WAITING, screen(ERROR), lambda: (1, "old")) is Status.ERROR
 
 
-def test_spinners_while_starting_end_in_idle_not_completed():
+def test_spinners_while_starting_stay_starting_and_end_in_idle_not_completed():
     d = Detector(SCRIPTED)
-    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is Status.PROCESSING
-    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.IDLE
-    # once it has been ready, work nobody sent it (a person typing in attach) is a turn
+    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is None  # booting: still starting
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE
+    # a CLI that draws its prompt, then boots its MCP servers with a spinner (Codex): no turn
+    assert d.on_frame(Status.IDLE, screen(BUSY), lambda: None) is None
+    assert d.on_frame(Status.IDLE, screen(IDLE), lambda: None) in (None, Status.IDLE)  # idle, not completed
+    # once a person has typed into it (attach), work nobody sent through caod is a turn
+    d.typed = True
     assert d.on_frame(Status.IDLE, screen(BUSY), lambda: None) is Status.PROCESSING
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+
+
+def test_a_starting_reading_holds_starting_and_marks_input_queued():
+    spec = msgspec.structs.replace(SCRIPTED.spec, patterns=[
+        Pattern(Status.STARTING, r"^  queued: "), *SCRIPTED.spec.patterns])
+    d = Detector(spec.compiled())
+    queued = screen(["  queued: hi"], IDLE)
+    assert d.on_frame(Status.STARTING, queued, lambda: None) is None
+    assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE
+    d.on_input(None, Status.IDLE)
+    assert d.on_frame(Status.IDLE, queued, lambda: None) is Status.PROCESSING
+    assert d.input_taken(None)  # no second submit: the CLI holds the input
+    # the bare prompt it shows as it takes the input from its queue does not end the turn
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (5, "hi back")) is Status.COMPLETED
 
 
 # ---------------------------------------------------------------- answer_wait_ms
@@ -330,10 +350,10 @@ def test_a_resumed_start_waits_for_the_old_conversation():
     # the prompt is drawn before the old turns: still starting
     assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is None
     assert d.holding
-    # a spinner while it loads, then the history with its answer: ready
-    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is Status.PROCESSING
+    # a spinner while it loads (still starting), then the history with its answer: ready
+    assert d.on_frame(Status.STARTING, screen(BUSY), lambda: None) is None
     assert not d.holding
-    assert d.on_frame(Status.PROCESSING, screen(turn("q", ["old"]), IDLE), lambda: (3, "old")) is Status.IDLE
+    assert d.on_frame(Status.STARTING, screen(turn("q", ["old"]), IDLE), lambda: (3, "old")) is Status.IDLE
     assert not d.holding and d.ready_once
 
 

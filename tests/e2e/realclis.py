@@ -14,12 +14,14 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from caoctl.client import Client
+from fakemodel.server import ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".clis" / "node_modules" / ".bin"
@@ -29,6 +31,38 @@ ANTHROPIC_KEY = "sk-ant-e2e-fake-key-0123456789abcdef"
 # Real CLIs take 0.5-9 s to start and a second or more per turn.
 START_TIMEOUT = 60.0
 TURN_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Cli:
+    provider: str
+    binary: str
+    api: str  # the fake model's name for the API this CLI speaks
+    shell: ToolCall  # a shell command that needs approval (it creates MARK)
+    args: tuple[str, ...] = ()  # extra launch arguments
+
+    def launch_args(self, url: str) -> list[str]:
+        return codex_args(url) if self.provider == "codex" else list(self.args)
+
+
+MARK = "made-by-the-agent.txt"
+
+
+CLIS = [
+    Cli("claude_code", "claude", "anthropic", ToolCall("Bash", {"command": f"touch {MARK}",
+                                                                 "description": "create the file"})),
+    Cli("codex", "codex", "responses", ToolCall("exec_command", {
+        "cmd": f"touch {MARK}", "sandbox_permissions": "require_escalated",
+        "justification": "create the file"})),
+    Cli("gemini_cli", "gemini", "gemini", ToolCall("run_shell_command", {"command": f"touch {MARK}",
+                                                                           "description": "create the file"}),
+        args=("-m", "gemini-2.5-flash")),
+    Cli("qwen_code", "qwen", "chat", ToolCall("run_shell_command", {"command": f"touch {MARK}",
+                                                                      "description": "create the file"})),
+    Cli("opencode", "opencode", "chat", ToolCall("bash", {"command": f"touch {MARK}",
+                                                          "description": "create the file"})),
+]
+IDS = [c.provider for c in CLIS]
 
 
 def binary(name: str) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,41 +23,12 @@ import pytest
 import providers
 from fakemodel.server import Reply, ToolCall
 
-from realclis import (START_TIMEOUT, TURN_TIMEOUT, binary, caoctl, codex_args, agent_processes, screen, spawn,
-                      statuses, turn, type_keys, wait_for)
+from realclis import (CLIS, IDS, MARK, START_TIMEOUT, TURN_TIMEOUT, Cli, binary, caoctl, agent_processes, screen,
+                      spawn, statuses, turn, type_keys, wait_for)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-MARK = "made-by-the-agent.txt"
 
-
-@dataclass(frozen=True)
-class Cli:
-    provider: str
-    binary: str
-    api: str  # the fake model's name for the API this CLI speaks
-    shell: ToolCall  # a shell command that needs approval (it creates MARK)
-    args: tuple[str, ...] = ()  # extra launch arguments
-
-    def launch_args(self, url: str) -> list[str]:
-        return codex_args(url) if self.provider == "codex" else list(self.args)
-
-
-CLIS = [
-    Cli("claude_code", "claude", "anthropic", ToolCall("Bash", {"command": f"touch {MARK}",
-                                                                 "description": "create the file"})),
-    Cli("codex", "codex", "responses", ToolCall("exec_command", {
-        "cmd": f"touch {MARK}", "sandbox_permissions": "require_escalated",
-        "justification": "create the file"})),
-    Cli("gemini_cli", "gemini", "gemini", ToolCall("run_shell_command", {"command": f"touch {MARK}",
-                                                                           "description": "create the file"}),
-        args=("-m", "gemini-2.5-flash")),
-    Cli("qwen_code", "qwen", "chat", ToolCall("run_shell_command", {"command": f"touch {MARK}",
-                                                                      "description": "create the file"})),
-    Cli("opencode", "opencode", "chat", ToolCall("bash", {"command": f"touch {MARK}",
-                                                          "description": "create the file"})),
-]
-IDS = [c.provider for c in CLIS]
 
 def start(c, cli: Cli, url: str, workdir: Path) -> str:
     binary(cli.binary)

@@ -32,6 +32,12 @@ Scripting::
         fm.wait_main_requests(2, timeout=30)   # blocks until 2 main requests arrived
         fm.last_tool_result(api=None)     # tool result text in the last main request
         fm.remaining                      # scripted items not yet used
+        fm.rule(r"say (.+)", lambda m: Reply(m[1].upper()))  # keyed by the user's text
+
+Rules serve several agents at once from one server: a main request whose
+user text (after the model's last turn) matches a rule's regex is answered
+by the rule (an item, or a function of the match giving one) and takes
+nothing from the script. The first matching rule, in the order added, wins.
 
 ``Reply(text, delay=0.0)``; ``ToolCall(name, args, delay=0.0, text=None)``
 (``text`` is streamed before the call); ``ToolCall.named_like(fragment, args,
@@ -83,6 +89,7 @@ OpenCode: ``bash {"command", "description"}``, MCP ``<server>_<tool>``.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -116,6 +123,7 @@ class FakeModel:
         self._is_main = is_main or default_is_main
         self._models = list(models)
         self._script: deque[Item] = deque()
+        self._rules: list[tuple[re.Pattern[str], Item | Callable[[re.Match[str]], Item]]] = []
         self._requests: list[Request] = []
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -139,6 +147,27 @@ class FakeModel:
         with self._cond:
             self._script.extend(items)
         return self
+
+    def rule(self, regex: str, answer: "Item | Callable[[re.Match[str]], Item]") -> "FakeModel":
+        """Answer every main request whose user text matches ``regex`` with ``answer``
+        (an item, or a function of the match returning one), without using the script."""
+        compiled = re.compile(regex)
+        if not callable(answer) and not isinstance(answer, (Reply, ToolCall, Fail)):
+            raise TypeError(f"not a Reply, ToolCall, Fail or function: {answer!r}")
+        with self._cond:
+            self._rules.append((compiled, answer))
+        return self
+
+    def _ruled(self, req: Request) -> Item | None:
+        """The answer of the first rule the request's user text matches (called with the lock held)."""
+        if not self._rules:
+            return None
+        text = req.user_text
+        for regex, answer in self._rules:
+            m = regex.search(text)
+            if m:
+                return answer(m) if callable(answer) else answer
+        return None
 
     @property
     def remaining(self) -> int:
@@ -229,7 +258,11 @@ class FakeModel:
         with self._cond:
             req.main = main
             if main:
-                req.reply = self._script.popleft() if self._script else Reply(EMPTY_TEXT)
+                ruled = self._ruled(req)
+                if ruled is not None:
+                    req.reply = ruled
+                else:
+                    req.reply = self._script.popleft() if self._script else Reply(EMPTY_TEXT)
             self._requests.append(req)
             self._cond.notify_all()
 

@@ -23,13 +23,12 @@ from caoctl.cli import cli
 from caoctl.client import RpcFailure
 from caoctl.commands.provider import classify, prepare_stream, screen_lines
 from caod.protocol import ErrorCode
-from caod.status import Status
+from caod.status import SCREEN_STATUSES, Status
 from providers.base import SERVER_FIELDS, TEMPLATE_FIELDS, Provider, render
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = providers.builtin_names()
 VERIFIED = {"real", "corpus", "scripted", "none"}
-SCREEN_STATUSES = {Status.IDLE, Status.PROCESSING, Status.WAITING, Status.ERROR}
 
 # Values with quotes, backslashes, spaces and a newline, so a template that
 # forgets `_json` inside a JSON/TOML/YAML file shows up as a parse error.
@@ -73,7 +72,7 @@ def test_shipped_provider_loads_and_compiles(name):
     assert spec.patterns, "a provider needs at least one pattern"
     for p in spec.patterns:
         re.compile(p.regex, re.M)
-        assert p.status in SCREEN_STATUSES, f"{p.regex!r}: a screen shows idle/busy/waiting/error, not {p.status}"
+        assert p.status in SCREEN_STATUSES, f"{p.regex!r}: a screen shows starting/idle/busy/waiting/error, not {p.status}"
         assert p.region >= 1
     if spec.answer is not None:
         re.compile(spec.answer.start)
