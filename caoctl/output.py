@@ -69,7 +69,7 @@ def agent_details(a: AgentInfo) -> str:
     ]
     text = "\n".join(f"{k + ':':<10}{v}" for k, v in fields)
     if a.reason:  # what it asks, or why it failed, as drawn
-        text += "\nreason:\n" + "\n".join(f"  {line}" for line in a.reason.splitlines())
+        text += "\nreason:\n" + "\n".join(f"  {line}" if line else "" for line in a.reason.splitlines())
     return text
 
 

@@ -259,7 +259,7 @@ class CompiledProvider:
             m = regex.search(text)
             if m:
                 at = first + text.count("\n", 0, m.start())
-                return _unboxed(lines[max(first, min(at, context)) : drawn[-1] + 1])
+                return _unboxed(lines[min(at, context) : drawn[-1] + 1])
         return None
 
     def extract_answer(

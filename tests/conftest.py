@@ -98,6 +98,7 @@ class DaemonProcess:
         self._clients: list[Client] = []
         self.agent_pids: set[int] = set()  # every agent pid seen, to clean up after a crash
         self.failed_start = False  # already reported by start(): no second report at teardown
+        self.wrapper: list[str] = []  # a command the daemon runs under (e.g. `unshare -n`: no network)
 
     # ------------------------------------------------------------ process
 
@@ -107,7 +108,7 @@ class DaemonProcess:
         try:
             with open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-m", "caod", "--socket", str(self.socket), "--home", str(self.home),
+                    [*self.wrapper, sys.executable, "-m", "caod", "--socket", str(self.socket), "--home", str(self.home),
                      "--ready-fd", str(w), *(extra_args or [])],
                     env=self.env, cwd=str(ROOT), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=err, pass_fds=(w,),

@@ -39,11 +39,12 @@ class AgentExit(Exception):
 
 
 class Agent:
-    """State machine; ``mode`` is one of starting, idle, thinking, approval,
-    burst, late (the idle prompt drawn, the reply still to come), done."""
+    """State machine; ``mode`` is one of starting, booting (the prompt drawn, then a
+    spinner while "MCP servers" start, as Codex does), idle, thinking, approval, burst,
+    late (the idle prompt drawn, the reply still to come), done."""
 
     def __init__(self, term, rules, trace, *, name="scripted", sync=True, start_delay=0.0,
-                 mcp=None, yolo=False, info=()):
+                 mcp=None, yolo=False, info=(), boot=0.0):
         self.term = term
         self.rules = rules
         self.trace = trace
@@ -53,6 +54,7 @@ class Agent:
         self.mcp = mcp                 # McpHub, or None: every mcp_call fails
         self.yolo = yolo               # approvals pass without a prompt
         self.info = list(info)         # static lines under the banner (system, model)
+        self.boot = boot               # seconds of start-up spinner after the first prompt
         self.mcp_job = None            # the hub job the running turn waits on
         self.mcp_note = None           # the last progress message of that job
         self.parser = InputParser()
@@ -78,7 +80,7 @@ class Agent:
     def live_lines(self):
         if self.mode in ("idle", "late"):
             return render.idle_lines(self.buffer, self.cols, self.error)
-        if self.mode == "thinking":
+        if self.mode in ("thinking", "booting"):
             return render.busy_lines(self.tick, time.monotonic() - self.think_start, self.mcp_note)
         if self.mode == "approval":
             return render.approval_lines(self.approval_prompt)
@@ -305,7 +307,7 @@ class Agent:
         deadlines = []
         if self.mode == "starting":
             deadlines.append(ready_at)
-        elif self.mode == "thinking":
+        elif self.mode in ("thinking", "booting"):
             deadlines += [self.next_tick, self.think_until]
         elif self.mode == "late":
             deadlines.append(self.think_until)
@@ -328,11 +330,19 @@ class Agent:
                 self.add_static(render.banner_lines(render.fit_head(line, self.cols - 1) for line in self.info))
                 self.mode = "idle"
                 self.redraw()
+                if self.boot > 0:  # drawn first, busy a moment later
+                    self.mode, self.think_start = "booting", now
+                    self.think_until, self.next_tick = now + self.boot, now + SPIN_INTERVAL
+                    self.redraw()
+            elif self.mode == "booting" and now >= self.think_until:
+                self.mode = "idle"
+                self.redraw()
+                continue
             elif self.mode == "late" and now >= self.think_until:
                 self.advance()
                 continue
-            elif self.mode == "thinking":
-                if now >= self.think_until:
+            elif self.mode in ("thinking", "booting"):
+                if self.mode == "thinking" and now >= self.think_until:
                     self.advance()
                     continue
                 if now >= self.next_tick:

@@ -12,6 +12,8 @@ profile: the MCP servers the ``mcp_call`` rules may call, the system prompt
 
 Env: CAO_SCRIPTED_RULES (JSON text or @file; --rules wins),
 CAO_SCRIPTED_NO_SYNC=1, CAO_SCRIPTED_TRACE=FILE, CAO_SCRIPTED_START_DELAY,
+CAO_SCRIPTED_BOOT_SPINNER=SECONDS (a spinner right after the first prompt, as a CLI
+whose MCP servers start after it drew its prompt),
 CAO_SCRIPTED_MCP_LOG=FILE (the MCP servers' stderr and the SDK's logs).
 Exit codes: 0 (Ctrl-D / input closed), 2 (bad arguments or rules), 130
 (Ctrl-C), 128+N (signal N), or the code of an ``exit`` rule.
@@ -90,6 +92,12 @@ def run(argv=None):
     if delay < 0 or delay != delay:
         return _fail("start delay must be >= 0")
     try:
+        boot = float(env.get("CAO_SCRIPTED_BOOT_SPINNER") or 0)
+    except ValueError:
+        return _fail("bad CAO_SCRIPTED_BOOT_SPINNER: expected seconds")
+    if boot < 0 or boot != boot:
+        return _fail("boot spinner must be >= 0 seconds")
+    try:
         trace = Trace(args.trace or env.get("CAO_SCRIPTED_TRACE") or None)
     except OSError as exc:
         return _fail(f"cannot open trace file: {exc}")
@@ -115,7 +123,7 @@ def run(argv=None):
 
     term = Terminal()
     agent = Agent(term, rules, trace, name=args.name, sync=sync, start_delay=delay, mcp=hub, yolo=args.yolo,
-                  info=render.info_lines(system, args.model))
+                  info=render.info_lines(system, args.model), boot=boot)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
