@@ -66,13 +66,18 @@ class Detector:
         return self.busy_seen or self.queued or self._answered(current_answer)
 
     def _answered(self, current_answer: tuple[int, str] | None) -> bool:
-        return current_answer is not None and current_answer != self._baseline
+        """A new answer is drawn: its text differs from the one before the input. Not its
+        place: a CLI that clears its scrollback and redraws (Codex) moves the old answer
+        without a new turn, and a false "done" would end the turn before it began."""
+        if current_answer is None:
+            return False
+        return self._baseline is None or current_answer[1] != self._baseline[1]
 
     def _answer_pending(self, found: tuple[int, str] | None) -> bool:
         """The turn's answer is not drawn yet and the provider says it may still come."""
         if not self.provider.spec.answer_wait_ms or self.hold_expired or self.provider.spec.answer is None:
             return False
-        return found is None or found == self._baseline or not found[1].strip()
+        return not self._answered(found) or not found[1].strip()
 
     def _history_pending(self, answer_now) -> bool:
         """Resumed, but the old conversation is not drawn yet (its prompt came first)."""

@@ -57,6 +57,10 @@ PROVIDER = Provider(
     # It draws the turn's `▣ Build · <model> · 3.4s` footer and the empty input box a few
     # frames before the answer's text (longer on a loaded machine; real 1.18.33).
     answer_wait_ms=3000,
+    # Its home view opens the session seconds after Enter when the machine is busy (5.5 s seen
+    # with eight agents starting at once); until then the screen shows no turn. Enter again on
+    # its empty box does nothing, but giving up on the input would lose a turn it then runs.
+    confirm_ms=6000,
     exit_keys="\x03",  # one Ctrl-C at an empty prompt exits (it prints `opencode -s <id>`)
     env={"OPENCODE_DISABLE_AUTOUPDATE": "true", "OPENCODE_CONFIG_CONTENT": CONFIG},
     mcp_entry=MCP_ENTRY,

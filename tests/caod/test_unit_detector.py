@@ -152,10 +152,16 @@ def test_idle_screen_before_the_input_is_taken_is_not_completed():
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (9, "new answer")) is Status.COMPLETED
 
 
-def test_same_text_answer_at_a_new_place_counts_as_new():
+def test_the_old_answer_moved_by_a_redraw_is_not_a_new_answer():
+    # Codex clears its scrollback and redraws: the previous answer lands at another place
+    # before the new turn shows. Only a busy screen or a new text ends the turn.
     d = Detector(SCRIPTED)
     d.on_input((3, "pong"), Status.IDLE)
-    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (8, "pong")) is Status.COMPLETED
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (8, "pong")) is None
+    assert d.awaiting_turn and not d.input_taken((8, "pong"))
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: (8, "pong")) is Status.PROCESSING
+    # the same text again, after work: a turn that answered what it answered before
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (12, "pong")) is Status.COMPLETED
 
 
 def test_give_up_input():
