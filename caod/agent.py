@@ -307,7 +307,8 @@ class Agent:
 
     def current_answer(self) -> tuple[int, str] | None:
         first, lines, continued = self.screen.history_and_lines()
-        return self.detector.answer(first, lines, self.screen.cols, continued)
+        styles = self.screen.styles() if self.provider.reads_styles else None
+        return self.detector.answer(first, lines, self.screen.cols, continued, styles)
 
     def last_answer(self) -> str | None:
         found = self.current_answer()

@@ -40,9 +40,9 @@ class Detector:
         self.expect_history = False
 
     def answer(self, first_index: int, lines: list[str], cols: int,
-               continued: list[bool] | None = None) -> tuple[int, str] | None:
+               continued: list[bool] | None = None, styles: list[str] | None = None) -> tuple[int, str] | None:
         """The last answer, placed by its absolute line index."""
-        found = self.provider.extract_answer(lines, cols, continued)
+        found = self.provider.extract_answer(lines, cols, continued, styles)
         if found is None:
             return None
         return first_index + found[0], found[1]
@@ -151,7 +151,8 @@ class Detector:
         # The screen shows an idle prompt.
         if self.awaiting_turn:
             found = answer_now()
-            if self.busy_seen or self._answered(found):
+            said_done = pattern in self.provider.finishing and pattern != self._before_pattern
+            if self.busy_seen or self._answered(found) or said_done:
                 if self._answer_pending(found):
                     self.holding = True
                     return None

@@ -35,9 +35,9 @@ class _Screen(pyte.Screen):
     """
 
     def __init__(self, columns: int, lines: int, history: int):
-        # (text, continues): `continues` marks a row that an auto-wrap began,
-        # i.e. the rest of the previous row's line, not a new line.
-        self.history: deque[tuple[str, bool]] = deque(maxlen=history)
+        # (text, continues, style): `continues` marks a row that an auto-wrap began,
+        # i.e. the rest of the previous row's line, not a new line; `style` is row_style's.
+        self.history: deque[tuple[str, bool, str]] = deque(maxlen=history)
         self.scrolled = 0  # lines ever scrolled off (to place answers in time)
         self._drawing = False
         super().__init__(columns, lines)
@@ -88,10 +88,24 @@ class _Screen(pyte.Screen):
                 cells[x] = ch.data
         return "".join(cells).rstrip()
 
+    def row_style(self, y: int) -> str:
+        """The look of row `y`'s first drawn character: `fg=<colour> bg=<colour>`, then ` bold`,
+        ` italics`, ` reverse` when set ("" for a blank row). Some CLIs set a turn apart only
+        this way (omp draws the user's turn on a background colour); see Answer.after_style."""
+        row = self.buffer.get(y)
+        if not row:
+            return ""
+        for x in sorted(row):
+            ch = row[x]
+            if ch.data.strip() and x < self.columns:
+                look = f"fg={ch.fg} bg={ch.bg}"
+                return look + "".join(f" {name}" for name in ("bold", "italics", "reverse") if getattr(ch, name))
+        return ""
+
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
         if self.cursor.y == bottom and top == 0:
-            self.history.append((self.row_text(0), self.continues(0)))
+            self.history.append((self.row_text(0), self.continues(0), self.row_style(0)))
             self.scrolled += 1
         super().index()
 
@@ -109,7 +123,7 @@ class _Screen(pyte.Screen):
             self.lines -= cut_bottom
             scroll = excess - cut_bottom
             for y in range(scroll):
-                self.history.append((self.row_text(y), self.continues(y)))
+                self.history.append((self.row_text(y), self.continues(y), self.row_style(y)))
                 self.scrolled += 1
         cursor_y = self.cursor.y
         super().resize(lines, columns)
@@ -240,9 +254,14 @@ class AgentScreen:
         continue the row above after an auto-wrap)."""
         s = self._screen
         hist = list(s.history)
-        lines = [text for text, _ in hist] + self.lines()
-        continued = [cont for _, cont in hist] + [s.continues(y) for y in range(s.lines)]
+        lines = [text for text, _, _ in hist] + self.lines()
+        continued = [cont for _, cont, _ in hist] + [s.continues(y) for y in range(s.lines)]
         return s.scrolled - len(hist), lines, continued
+
+    def styles(self) -> list[str]:
+        """Each row's style (see _Screen.row_style), aligned with history_and_lines()'s rows."""
+        s = self._screen
+        return [style for _, _, style in s.history] + [s.row_style(y) for y in range(s.lines)]
 
     @property
     def cursor(self) -> tuple[int, int]:

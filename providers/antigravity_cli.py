@@ -26,7 +26,9 @@ PROVIDER = Provider(
         Pattern(Status.PROCESSING, r"esc to cancel", region=1),
         Pattern(Status.IDLE, r"^\? for shortcuts", region=1),
     ],
-    answer=Answer(start=r"^(?:> \S|▸ Thought\b|● ).*$", stop=r"^─{20,}$", indent="  "),
+    # The answer follows the task (`> ...`), a tool line (`● Read(...)`), or a collapsed thought:
+    # `▸ Thought for 2s, 608 tokens` and its one-line title (`  Prioritizing Tool Usage`).
+    answer=Answer(start=r"^(?:> \S|● ).*\n|^▸ Thought\b.*\n  .*\n", stop=r"^─{20,}$", indent="  "),
     exit_keys="/quit\r",
     config_files=[
         ConfigFile(path=".gemini/config/mcp_config.json", content='{"mcpServers": ${mcp_servers_json}}\n'),

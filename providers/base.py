@@ -31,6 +31,10 @@ class Pattern(msgspec.Struct, frozen=True):
     regex: str
     region: int = 8
     anchor: Literal["bottom", "screen", "title"] = "bottom"
+    # An idle screen that itself says a turn has finished (Cursor's `→ Add a follow-up`
+    # placeholder, drawn only after one): after input, it ends the turn even where no busy
+    # frame or answer was seen, unless it was already drawn when the input went in.
+    finished: bool = False
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -38,13 +42,20 @@ class Answer(msgspec.Struct, frozen=True):
 
     The answer starts at the last line matching `start` (the match itself is
     removed from that line) and runs until a line matching `stop`; `indent` is
-    removed from the front of the following lines.
+    removed from the front of the following lines. A `start` that spans lines
+    (it has a `\\n`) is searched in the rows joined: the answer starts where
+    its last match ends (Kiro's TUI: the rule, then the user's line). For CLIs
+    that set the user's turn apart only by its look, `after_style` is a regex
+    on each row's style (`fg=<colour> bg=<colour>`, ` bold`, ...; see
+    AgentScreen.styles): the answer starts after the last row it matches (omp
+    draws the user's turn on a background colour). With both, the later wins.
     """
 
-    start: str
     stop: str
+    start: str = ""
     indent: str = ""
     skip: str | None = None  # lines inside the answer that are chrome, not text (left out)
+    after_style: str | None = None
 
 
 class Sidebar(msgspec.Struct, frozen=True):
@@ -187,18 +198,30 @@ class CompiledProvider:
             if p.status not in SCREEN_STATUSES:
                 allowed = ", ".join(sorted(s.value for s in SCREEN_STATUSES))
                 raise ValueError(f"patterns: {p.regex!r} reports {p.status.value!r} (allowed: {allowed})")
+            if p.finished and p.status is not Status.IDLE:
+                raise ValueError(f"patterns: {p.regex!r} is `finished` but reports {p.status.value!r} (only idle)")
             if p.region < 1:
                 raise ValueError(f"patterns: {p.regex!r} has region {p.region} (at least 1 line)")
         self.dialogs = [(re.compile(d.regex, re.M), d.keys) for d in spec.dialogs]
         self._patterns = [(p.status, re.compile(p.regex, re.M), p.region, p.anchor) for p in spec.patterns]
+        self.finishing = frozenset(i for i, p in enumerate(spec.patterns) if p.finished)
         a = spec.answer
-        self._start = re.compile(a.start) if a else None
+        if a is not None and not (a.start or a.after_style):
+            raise ValueError("answer: give `start`, `after_style` or both")
+        self._start = re.compile(a.start, re.M) if a and a.start else None
+        self._start_spans = bool(a and ("\\n" in a.start or "\n" in a.start))
         self._stop = re.compile(a.stop) if a else None
         self._skip = re.compile(a.skip) if a and a.skip else None
+        self._after_style = re.compile(a.after_style) if a and a.after_style else None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def reads_styles(self) -> bool:
+        """Its answer's start is marked by the rows' look (Answer.after_style)."""
+        return self._after_style is not None
 
     def main_area(self, lines: list[str], cols: int | None) -> list[str]:
         """The rows without the provider's sidebar (when the screen is wide enough to show one)."""
@@ -263,29 +286,27 @@ class CompiledProvider:
         return None
 
     def extract_answer(
-        self, lines: list[str], cols: int | None = None, continued: list[bool] | None = None
+        self, lines: list[str], cols: int | None = None, continued: list[bool] | None = None,
+        styles: list[str] | None = None,
     ) -> tuple[int, str] | None:
         """(index of the answer's first line, answer text) or None.
 
         `lines` may include scrollback above the screen. Soft-wrapped rows are
         joined: `continued[i]` says row i continues row i-1 (the daemon's
         screen tracks real auto-wraps); without it, a row filled to the last
-        of `cols` columns is taken as wrapped.
+        of `cols` columns is taken as wrapped. `styles` are the rows' styles,
+        for an answer whose start is marked only by them (Answer.after_style).
         """
-        if self._start is None or self._stop is None:
+        if self._stop is None:
             return None
         side = self.spec.sidebar
         if side is not None and cols is not None and cols > side.above:
             lines, cols = self.main_area(lines, cols), cols - side.cols
-        begin = None
-        for i in range(len(lines) - 1, -1, -1):
-            if self._start.search(lines[i]):
-                begin = i
-                break
-        if begin is None:
+        found = self._answer_start(lines, styles)
+        if found is None:
             return None
+        begin, first = found
         indent = self.spec.answer.indent  # type: ignore[union-attr]
-        first = self._start.sub("", lines[begin], count=1)
         parts = [first]
         wrapped = cols is not None and len(lines[begin]) >= cols
         for i in range(begin + 1, len(lines)):
@@ -309,6 +330,36 @@ class CompiledProvider:
         while out and not out[0]:
             out.pop(0)
         return begin, "\n".join(out)
+
+
+    def _answer_start(self, lines: list[str], styles: list[str] | None) -> tuple[int, str] | None:
+        """(the answer's first row, its text on that row): the later of the start marks."""
+        marks: list[tuple[int, str]] = []
+        indent = self.spec.answer.indent  # type: ignore[union-attr]
+        unindent = lambda line: line[len(indent):] if indent and line.startswith(indent) else line  # noqa: E731
+        if self._start is not None and self._start_spans:
+            text = "\n".join(lines)
+            last = None
+            for last in self._start.finditer(text):
+                pass
+            if last is not None:
+                row = text.count("\n", 0, last.end())
+                line_start = text.rfind("\n", 0, last.end()) + 1
+                if row < len(lines):
+                    rest = lines[row][last.end() - line_start:]
+                    marks.append((row, unindent(rest) if last.end() == line_start else rest))
+        elif self._start is not None:
+            for i in range(len(lines) - 1, -1, -1):
+                if self._start.search(lines[i]):
+                    marks.append((i, self._start.sub("", lines[i], count=1)))
+                    break
+        if self._after_style is not None and styles is not None:
+            for i in range(min(len(lines), len(styles)) - 1, -1, -1):
+                if lines[i].strip() and self._after_style.search(styles[i]):
+                    if i + 1 < len(lines):
+                        marks.append((i + 1, unindent(lines[i + 1])))
+                    break
+        return max(marks, key=lambda mark: mark[0]) if marks else None
 
 
 def _pad(line: str, cols: int | None, above: str) -> str:

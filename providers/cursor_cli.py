@@ -29,7 +29,10 @@ PROVIDER = Provider(
         Pattern(Status.WAITING, r"[Dd]o you want to (?:allow|run)|↑/↓ to navigate", region=6),
         Pattern(Status.PROCESSING, r"ctrl\+c to stop|esc to interrupt", region=6),
         Pattern(Status.PROCESSING, rf"^\s*[{SPINNER}]+ \S.*(?:…|tokens)", region=6),
-        Pattern(Status.IDLE, r"^\s*→ (?:Plan, search, build anything|Add a follow-up)", region=6),
+        # The 2026 TUI's placeholder is `→ Plan, search, build anything` until a turn has run,
+        # then `→ Add a follow-up`: a finished turn, whether or not caod saw it work.
+        Pattern(Status.IDLE, r"^\s*→ Add a follow-up", region=6, finished=True),
+        Pattern(Status.IDLE, r"^\s*→ Plan, search, build anything", region=6),
         Pattern(Status.IDLE, r"^❯$", region=1),
     ],
     # The text UI rules the answer off above and below (`─`); they stay in the cut.

@@ -34,7 +34,10 @@ PROVIDER = Provider(
         Pattern(Status.IDLE, PROMPT, region=1),
         Pattern(Status.IDLE, r"[Aa]sk a question,? or describe a task", region=1),  # TUI placeholder
     ],
-    answer=Answer(start=r"^> ", stop=PROMPT + r"|^Allow this action\?|^▸ Credits:"),
+    # The legacy UI starts an answer with `> `. The TUI marks the user's line only by its
+    # colour; in text it is the line right under a rule (`────` then `  <task>`), and the
+    # answer follows it up to `▸ Credits: … • Time: …`.
+    answer=Answer(start=r"^> |^─{10,}\n  \S.*\n", stop=PROMPT + r"|^Allow this action\?|^▸ Credits:"),
     exit_keys="/quit\r",
     dialogs=[
         # The TUI asks once before trusting all tools (--trust-all-tools): pick "Yes, I accept".

@@ -6,10 +6,10 @@ Approvals: `Allow tool: <name>` over `❯ Approve / Deny`. Only the start-up
 runtime error (`Error: No model selected.`) is chrome; answers are indented
 one column, so answer prose starting with "Error:" is not an error.
 
-No answer marker: OMP sets the user's turn apart from the answer only by a
-background colour, which the rendered text does not keep. So a turn
-completes on the busy screen caod saw before the ready box, and there is no
-extracted answer.
+No text marks where an answer starts: OMP sets the user's turn apart only by
+a background colour (truecolor, its theme's). caod's screen keeps each row's
+look, so the answer is what follows the last row drawn on a background
+(`after_style`), up to the next line at the margin.
 
 Flags: `--model`, `--append-system-prompt FILE`. Unsure, so left out: MCP
 servers (OMP takes them from an `--extension DIR` package, which caod cannot
@@ -18,7 +18,7 @@ resuming.
 """
 
 from caod.status import Status
-from providers.base import Pattern, Provider
+from providers.base import Answer, Pattern, Provider
 
 PROVIDER = Provider(
     name="omp",
@@ -30,6 +30,9 @@ PROVIDER = Provider(
         Pattern(Status.PROCESSING, r"⟨esc⟩$", region=6),
         Pattern(Status.IDLE, r"^╰─.*─╯$", region=1),
     ],
+    # Answers are indented one column; a line at the margin (the session box `╭── … ──╮`,
+    # an advisor's `Advisor 1 note`) is not part of one.
+    answer=Answer(after_style=r"\bbg=(?!default\b)", stop=r"^\S|^\s*Allow tool: ", indent=" "),
     exit_keys="/exit\r",
     model_args=["--model", "${model}"],
     system_prompt_args=["--append-system-prompt", "${prompt_file}"],

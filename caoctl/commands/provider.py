@@ -47,6 +47,18 @@ def screen_lines(text: str) -> list[str]:
     return [line.expandtabs().rstrip() for line in text.split("\n")]
 
 
+def rendered_styles(text: str, lines: list[str], cols: int | None) -> list[str]:
+    """Each row's style in a capture that kept its SGR codes: the text drawn on a screen
+    just big enough to hold it (for providers whose answer is marked by a colour)."""
+    from caod.screen import AgentScreen
+    from wcwidth import wcswidth
+
+    width = max([cols or 0, *(max(wcswidth(line), len(line)) + 1 for line in lines)])
+    screen = AgentScreen(width, len(lines) + 1)
+    screen.feed(text.replace("\r\n", "\n").replace("\n", "\r\n").encode(), lambda: None)
+    return screen.styles()
+
+
 def prepare_stream(data: bytes, newline: str = "auto") -> bytes:
     """Bytes as a terminal would get them.
 
@@ -96,13 +108,17 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
         detector.on_input(None, Status.IDLE)
         status = Status.PROCESSING  # the daemon's `output` signal: the CLI reacted
 
+    styles: list[str] | None = None
     if raw:
         screen = AgentScreen(cols or DEFAULT_COLS, rows or DEFAULT_ROWS)
 
         def view() -> tuple[list[str], tuple[int, list[str], list[bool]], int]:
             return screen.lines(), screen.history_and_lines(), screen.cols
     else:
-        lines = screen_lines(data.decode("utf-8", "replace"))
+        text = data.decode("utf-8", "replace")
+        lines = screen_lines(text)
+        if provider.reads_styles and "\x1b[" in text:
+            styles = rendered_styles(text, lines, cols)
 
         def view() -> tuple[list[str], tuple[int, list[str], list[bool]], int]:
             # A capture has no scrollback split and no wrap marks: every row is
@@ -111,7 +127,7 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
 
     def current_answer() -> tuple[int, str] | None:
         _, (first, rows_, continued), width = view()
-        return detector.answer(first, rows_, width, continued)
+        return detector.answer(first, rows_, width, continued, screen.styles() if raw else styles)
 
     def frame() -> None:
         nonlocal status

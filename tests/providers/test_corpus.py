@@ -34,7 +34,7 @@ LABELS = FIXTURES / "labels.json"
 if not LABELS.is_file():
     pytest.skip(f"the screen corpus is not here ({CORPUS})", allow_module_level=True)
 
-BAR = 0.95
+BAR = 0.98  # the bar over labelled screens (tests/providers/test_captures.py adds ours)
 
 # (file, branch) -> why the label cannot be reached from this screen alone.
 EXCUSED: dict[tuple[str, str], str] = {
