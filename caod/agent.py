@@ -8,7 +8,6 @@ timer re-armed by output), the input confirm timer, and the child's exit.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,18 +20,17 @@ from caod.inputs import encode_input
 from caod.logs import log
 from caod.protocol import AgentInfo
 from caod.pty_child import PtyChild
+from caod.reasons import explained, screen_tail
 from caod.screen import AgentScreen
 from caod.status import EventKind, FrameKind, Signal, Status
 from caod.store import Store
 from caod.transcript import Transcript
+from caod.viewers import Viewers
 
 # A program that opened a synchronized frame and never closed it: evaluate anyway.
 SYNC_STALL_S = 0.25
-# A viewer that cannot keep up is dropped rather than slowing the agent.
-VIEWER_BUFFER_LIMIT = 4 << 20
 
 Transition = Callable[[Status, Status, Signal], bool]
-_WORDS = re.compile(r"[^\W\d_]{2,}")  # a line with a word of two letters or more
 
 
 class AgentBusy(Exception):
@@ -83,7 +81,7 @@ class Agent:
         self.parent: str | None = None
         self.spec: str | None = None  # JSON: how to launch it again
         self.token_hash: str | None = None
-        self.viewers: set[asyncio.StreamWriter] = set()
+        self.viewers = Viewers()
         self.exited = asyncio.Event()
         self.input_lock = asyncio.Lock()
         self._bus = bus
@@ -158,7 +156,7 @@ class Agent:
         if old is Status.STARTING and self._start_timer is not None:
             self._start_timer.cancel()
             self._start_timer = None
-        detail = self._explained(new, detail)
+        detail = explained(self.provider, self.screen, new, detail)
         self.reason = detail.get("question") or detail.get("reason")
         self.status = new
         self.status_since = time.time()
@@ -170,29 +168,13 @@ class Agent:
             if not fut.done() and pred(old, new, signal):
                 fut.set_result(new)
 
-    def _explained(self, new: Status, detail: dict[str, Any] | None) -> dict[str, Any]:
-        """The event's detail, with what the screen says of a question or an error
-        (so a supervisor or a person sees what is asked without reading the screen)."""
-        detail = dict(detail or {})
-        key = {Status.WAITING: "question", Status.ERROR: "reason"}.get(new)
-        if key is not None and key not in detail:
-            shown = self.provider.shown(new, self.screen.lines(), self.screen.title, self.screen.cols)
-            if shown:
-                detail[key] = shown
-        return detail
-
     def _start_overdue(self) -> None:
         """The provider's start deadline passed with no prompt, question or error drawn."""
         self._start_timer = None
         if self.status is Status.STARTING:
             seconds = self.provider.spec.start_timeout_ms / 1000
             self._set_status(Status.ERROR, Signal.TIMEOUT, {
-                "reason": f"did not become ready within {seconds:g} s", "screen": self._screen_tail()})
-
-    def _screen_tail(self, count: int = 12) -> str:
-        """The last lines of the screen with words on them (not logo art), for a reason a person can read."""
-        lines = [line.strip() for line in self.screen.lines() if _WORDS.search(line)]
-        return "\n".join(lines[-count:])
+                "reason": f"did not become ready within {seconds:g} s", "screen": screen_tail(self.screen)})
 
     async def persisted(self) -> None:
         """Every status change so far is committed: a caller told of one can rely on it
@@ -219,8 +201,7 @@ class Agent:
 
     def _on_output(self, data: bytes) -> None:
         self.transcript.write(data)
-        for viewer in list(self.viewers):
-            self._to_viewer(viewer, data)
+        self.viewers.send(data)
         if self._edge_armed:
             self._edge_armed = False
             if self.status in (Status.IDLE, Status.COMPLETED, Status.WAITING, Status.ERROR):
@@ -392,19 +373,10 @@ class Agent:
     # ------------------------------------------------------------ viewers
 
     def add_viewer(self, writer: asyncio.StreamWriter, redraw: bool) -> None:
-        if redraw:
-            writer.write(self.screen.ansi_redraw())
-        self.viewers.add(writer)
+        self.viewers.add(writer, self.screen.ansi_redraw() if redraw else b"")
 
     def remove_viewer(self, writer: asyncio.StreamWriter) -> None:
-        self.viewers.discard(writer)
-
-    def _to_viewer(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        if writer.is_closing() or writer.transport.get_write_buffer_size() > VIEWER_BUFFER_LIMIT:
-            self.viewers.discard(writer)
-            writer.close()
-            return
-        writer.write(data)
+        self.viewers.remove(writer)
 
     # ------------------------------------------------------------ exit
 
@@ -422,11 +394,9 @@ class Agent:
             # A fatal start-up error (no network for its preflight, a refused flag, a crash):
             # an `error` that says what it printed, then the exit.
             how = f"signal {sig}" if sig is not None else f"exit code {code}"
-            detail["reason"] = self._screen_tail(6) or f"exited before drawing anything ({how})"
+            detail["reason"] = screen_tail(self.screen, 6) or f"exited before drawing anything ({how})"
             self._set_status(Status.ERROR, Signal.PROCESS, detail)
         self._set_status(Status.EXITED, Signal.PROCESS, detail)
-        for viewer in list(self.viewers):
-            viewer.close()
-        self.viewers.clear()
+        self.viewers.close()
         self.transcript.close()
         self.exited.set()

@@ -31,6 +31,13 @@ def test_spawn_prints_id_and_json(daemon, caoctl, caoctl_json):
     assert b"CAO_TEST_MARK=1" in open(f"/proc/{data['pid']}/environ", "rb").read().split(b"\0")
 
 
+def test_spawn_yolo_starts_the_cli_with_its_yolo_flags(daemon, caoctl_json):
+    data = caoctl_json(daemon, "spawn", "-p", "scripted", "--yolo", "--wait")
+    assert data["status"] == "idle" and "--yolo" in data["command"]
+    plain = caoctl_json(daemon, "spawn", "-p", "scripted", "--wait")
+    assert "--yolo" not in plain["command"]
+
+
 def test_spawn_wait_fails_when_the_agent_exits_while_starting(daemon, caoctl, one_line_error):
     # an unknown flag: the scripted CLI's argparse exits 2 before it is ever ready
     one_line_error(caoctl(daemon, "spawn", "-p", "scripted", "--arg", "--no-such-flag", "--wait"), 1,

@@ -177,3 +177,23 @@ def test_a_parser_error_does_not_silence_the_screen(monkeypatch):
     s.feed(b"lost", lambda: None)
     s.feed(b"\r\nkept", lambda: None)
     assert "kept" in s.lines()
+
+
+def test_kitty_keyboard_sequences_draw_nothing_even_when_a_chunk_cuts_them():
+    # Gemini CLI sends CSI < u and CSI = 1 ; 1 u; pyte took `<`/`=` for the final byte and drew
+    # "u" / "1;1u" into the input box, which broke its idle pattern.
+    stream = b"ab\x1b[<u\x1b[=1;1u\x1b[<1u\x1b[31mc\x1b[0md\x1b[>1u"
+    whole = AgentScreen(20, 2)
+    whole.feed(stream, lambda: None)
+    assert whole.lines()[0] == "abcd"
+    bytewise = AgentScreen(20, 2)
+    for i in range(len(stream)):
+        bytewise.feed(stream[i:i + 1], lambda: None)
+    assert bytewise.lines()[0] == "abcd"
+
+
+def test_the_window_title_is_kept():
+    screen = AgentScreen(20, 2)
+    assert screen.title == ""
+    screen.feed(b"\x1b]0;\xe2\x97\x87  Ready (dir)\x07x\x1b]2;second\x1b\\", lambda: None)
+    assert screen.title == "second" and screen.lines()[0] == "x"
