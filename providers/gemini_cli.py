@@ -51,10 +51,11 @@ PROVIDER = Provider(
         # A prompt sent before its MCP servers are up waits under `Queued (press ↑ to edit):`
         # below `ℹ Waiting for MCP servers to initialize...` (or `ℹ Initializing... Prompts will
         # be queued.`) and runs once they are: still starting, the prompt taken. The bare input
-        # box it draws as it takes the prompt from the queue is no answer: the notice holds until
-        # an answer (`✦ `) is drawn below it (real 0.61.0, 8 agents starting at once).
+        # box it draws as it takes the prompt from the queue is no answer: while nothing is drawn
+        # between that notice and the footer, the turn has not shown yet (real 0.61.0).
         Pattern(Status.STARTING, r"^\s*Queued \(press ↑ to edit\):|"
-                r"^ℹ (?:Waiting for MCP servers to initialize|Initializing\.\.\.)(?![\s\S]*^ ?✦ )", region=30),
+                r"^ℹ (?:Waiting for MCP servers to initialize|Initializing\.\.\.)[^\n]*(?:\n  \S[^\n]*)?"
+                r"\n(?:[ \t]*\n)*[ \t]+\? for shortcuts", region=30),
         # A resumed session loads with `⠋ Resuming session...` before its input box: not ready.
         Pattern(Status.STARTING, r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Resuming session\.\.\.", region=8),
         # The input box's glyph is the approval mode: `>` by default, `*` with --yolo

@@ -263,25 +263,25 @@ class DaemonFactory:
         return problems
 
 
-@pytest.fixture
-def daemon_factory():
+def _factory():
+    """A DaemonFactory whose daemons and agents are all gone afterwards (or the test fails)."""
     factory = DaemonFactory()
     try:
         yield factory
     finally:
         problems = factory.cleanup()
     assert not problems, problems
+
+
+@pytest.fixture
+def daemon_factory():
+    yield from _factory()
 
 
 @pytest.fixture(scope="module")
 def module_daemon_factory():
     """A DaemonFactory for a whole test module (tests that share daemons made once)."""
-    factory = DaemonFactory()
-    try:
-        yield factory
-    finally:
-        problems = factory.cleanup()
-    assert not problems, problems
+    yield from _factory()
 
 
 @pytest.fixture
@@ -290,14 +290,9 @@ def daemon(daemon_factory) -> DaemonProcess:
 
 
 @pytest.fixture(scope="module")
-def shared_daemon():
+def shared_daemon(module_daemon_factory):
     """One daemon for a whole test module, for tests that leave no state behind."""
-    factory = DaemonFactory()
-    try:
-        yield factory.new()
-    finally:
-        problems = factory.cleanup()
-    assert not problems, problems
+    return module_daemon_factory.new()
 
 
 @pytest.fixture

@@ -71,6 +71,14 @@ def _check_mcp_servers(rules, servers, path):
             raise McpConfigError(f"{rule.where}.mcp_call: no MCP server {call.server!r} in {path} (known: {known})")
 
 
+def _seconds(env, name):
+    """Seconds from an environment variable (0 if unset), or the error message."""
+    try:
+        return float(env.get(name) or 0)
+    except ValueError:
+        return f"bad {name}: expected seconds"
+
+
 def _fail(message):
     print("scripted_cli: " + " ".join(str(message).split()), file=sys.stderr)
     return 2
@@ -83,20 +91,13 @@ def run(argv=None):
         rules = load_rules(args.rules, env.get("CAO_SCRIPTED_RULES"))
     except RulesError as exc:
         return _fail(f"bad rules: {exc}")
-    delay = args.start_delay
-    if delay is None:
-        try:
-            delay = float(env.get("CAO_SCRIPTED_START_DELAY") or 0)
-        except ValueError:
-            return _fail("bad CAO_SCRIPTED_START_DELAY: expected seconds")
-    if delay < 0 or delay != delay:
-        return _fail("start delay must be >= 0")
-    try:
-        boot = float(env.get("CAO_SCRIPTED_BOOT_SPINNER") or 0)
-    except ValueError:
-        return _fail("bad CAO_SCRIPTED_BOOT_SPINNER: expected seconds")
-    if boot < 0 or boot != boot:
-        return _fail("boot spinner must be >= 0 seconds")
+    delay = args.start_delay if args.start_delay is not None else _seconds(env, "CAO_SCRIPTED_START_DELAY")
+    boot = _seconds(env, "CAO_SCRIPTED_BOOT_SPINNER")
+    for value, what in ((delay, "start delay"), (boot, "boot spinner")):
+        if isinstance(value, str):
+            return _fail(value)
+        if value < 0 or value != value:
+            return _fail(f"{what} must be >= 0 seconds")
     try:
         trace = Trace(args.trace or env.get("CAO_SCRIPTED_TRACE") or None)
     except OSError as exc:

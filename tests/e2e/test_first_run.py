@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +41,14 @@ KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY
 
 
 def no_network() -> list[str]:
+    """A command prefix that runs the daemon (and so its agents) with no network at all."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed: no network namespace for a first run")
-    return ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    wrapper = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    probe = subprocess.run([*wrapper, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no network namespace here ({probe.stderr.strip()}): a first run would reach the internet")
+    return wrapper
 
 
 @pytest.fixture(params=["isolated", "bare"])

@@ -28,6 +28,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 MODES = ("default", "yolo")
 SIZES = ((24, 80), (40, 120), (50, 200), (60, 250))
 REPLY_DELAY = 2.5  # the model holds its answer this long: the resize lands mid-turn
+# Cells run at once, per CLI. Eight OpenCode processes (Bun, ~350 MB each) starting together
+# on two cores took over a minute to be ready: four at a time.
+AT_ONCE = {"opencode": 4}
 
 
 def resized(rows: int, cols: int) -> tuple[int, int]:
@@ -43,6 +46,7 @@ def word(provider: str, mode: str, rows: int, cols: int) -> str:
 @dataclass
 class CellRun:
     agent: str = ""
+    spawned: float = 0.0
     idle_after: float | None = None  # seconds from spawn to idle
     status_at_resize: str | None = None
     ended: str | None = None
@@ -80,26 +84,29 @@ class Matrix:
         daemon.env.update(agent_env(self._model.url))
         daemon.start()
         runs: dict[tuple[str, int, int], CellRun] = {}
-        threads = []
+        cells = [(mode, rows, cols) for mode in MODES for rows, cols in SIZES]
+        at_once = AT_ONCE.get(cli.provider, len(cells))
         with Client(daemon.socket) as c:
-            for mode in MODES:
-                for rows, cols in SIZES:
+            for group in range(0, len(cells), at_once):
+                threads = []
+                for mode, rows, cols in cells[group:group + at_once]:
                     info = c.call("agent.spawn", {
                         "provider": cli.provider, "cwd": str(self._workdir), "rows": rows, "cols": cols,
                         "args": cli.launch_args(self._model.url), "yolo": mode == "yolo"}, timeout=30)
-                    run = runs[(mode, rows, cols)] = CellRun(agent=info.id)
+                    run = runs[(mode, rows, cols)] = CellRun(agent=info.id, spawned=time.monotonic())
                     threads.append(threading.Thread(target=self._cell, args=(daemon, run, cli, mode, rows, cols)))
-            started = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            for run in runs.values():
-                events = c.call("events.list", {"agent": run.agent, "limit": 1000}).events
-                run.trail = [(e.new.value, e.signal.value) for e in events if e.kind.value == "status"]
-                run.screen = c.call("agent.output", {"agent": run.agent}).text or ""
-                if run.idle_after is not None:
-                    run.idle_after = round(run.idle_after - started, 1)
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                for mode, rows, cols in cells[group:group + at_once]:
+                    run = runs[(mode, rows, cols)]
+                    events = c.call("events.list", {"agent": run.agent, "limit": 1000}).events
+                    run.trail = [(e.new.value, e.signal.value) for e in events if e.kind.value == "status"]
+                    run.screen = c.call("agent.output", {"agent": run.agent}).text or ""
+                    if run.idle_after is not None:
+                        run.idle_after = round(run.idle_after - run.spawned, 1)
+                    c.call("agent.kill", {"agent": run.agent, "grace": 3}, timeout=30)  # room for the next group
         daemon.stop()  # frees the machine for the next CLI's cells
         return runs
 
