@@ -224,7 +224,7 @@ class Agent:
         self.transcript.flush()
         if self.status is Status.STARTING and self.provider.dialogs and self._answer_dialogs():
             return  # the dialog goes away with the answer: not a question to report
-        new = self.detector.on_frame(self.status, self.screen.lines(), self.current_answer, self.screen.title,
+        new = self.detector.on_frame(self.status, self.screen.logical_lines(), self.current_answer, self.screen.title,
                                      self.screen.cols)
         if new is not None and new is not self.status:
             detail: dict[str, Any] = {"frame": kind.value}
@@ -275,7 +275,7 @@ class Agent:
         hooks run as separate processes, so they come late and out of order."""
         if self.status is Status.EXITED or status is self.status:
             return False
-        seen = self.provider.classify(self.screen.lines(), self.screen.title, self.screen.cols)
+        seen = self.provider.classify(self.screen.logical_lines(), self.screen.title, self.screen.cols)
         if not self.detector.hook_fits(status, seen):
             return False
         if status is Status.COMPLETED:
@@ -314,7 +314,7 @@ class Agent:
         if not self.takes_input:
             raise AgentBusy(self.id)
         answering_choice = self.status is Status.WAITING and self.provider.spec.choice_keys
-        found = self.provider.match(self.screen.lines(), self.screen.title, self.screen.cols)
+        found = self.provider.match(self.screen.logical_lines(), self.screen.title, self.screen.cols)
         self.detector.on_input(self.current_answer(), self.status, found[1] if found else None)
         self._stop_answer_wait()
         self._edge_armed = True

@@ -23,7 +23,8 @@ class Detector:
         self.provider = provider
         self.awaiting_turn = False  # input delivered, turn not over yet
         self.busy_seen = False  # a busy/waiting screen since that input
-        self.queued = False  # the CLI holds that input for later (it is still starting)
+        self.queued = False  # the CLI has that input but shows no work yet (queued, or submitted)
+        self._box_filled = False  # a frame no pattern read since that input (our text in the box)
         self._baseline: tuple[int, str] | None = None
         self._before: Status | None = None  # what the screen showed when input went in
         self._before_pattern: int | None = None  # ... and which provider pattern said so
@@ -53,7 +54,7 @@ class Detector:
         `before_pattern` the provider pattern that read it (see Provider.match)."""
         self.awaiting_turn = True
         self.busy_seen = False
-        self.queued = False
+        self.queued = self._box_filled = False
         self._baseline = baseline
         self._before = before
         self._before_pattern = before_pattern
@@ -121,6 +122,8 @@ class Detector:
         self.holding = False
         found = self.provider.match(screen, title, cols)
         if found is None:
+            if self.awaiting_turn:
+                self._box_filled = True  # our text in an input box no prompt pattern reads as empty
             return None
         seen, pattern = found
         if seen is Status.STARTING:
@@ -150,6 +153,10 @@ class Detector:
             return seen
         # The screen shows an idle prompt.
         if self.awaiting_turn:
+            if self._box_filled:
+                # The box held our text and is empty again: submitted, though the CLI may
+                # take seconds to show the turn (OpenCode opening a session on a busy machine).
+                self.queued = True
             found = answer_now()
             said_done = pattern in self.provider.finishing and pattern != self._before_pattern
             if self.busy_seen or self._answered(found) or said_done:

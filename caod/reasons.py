@@ -21,7 +21,7 @@ def explained(provider: CompiledProvider, screen: AgentScreen, new: Status,
     detail = dict(detail or {})
     key = {Status.WAITING: "question", Status.ERROR: "reason"}.get(new)
     if key is not None and key not in detail:
-        shown = provider.shown(new, screen.lines(), screen.title, screen.cols)
+        shown = provider.shown(new, screen.logical_lines(), screen.title, screen.cols)
         if shown:
             detail[key] = shown
     return detail

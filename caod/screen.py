@@ -243,6 +243,20 @@ class AgentScreen:
             self._lines = [self._screen.row_text(y) for y in range(self._screen.lines)]
         return list(self._lines)
 
+    def logical_lines(self) -> list[str]:
+        """The screen's lines as the program wrote them: a row the terminal began by
+        auto-wrapping (a line longer than the screen, as after a viewer narrowed it) is
+        joined to the row above, so a pattern never meets a word cut in two."""
+        s = self._screen
+        rows = self.lines()
+        out: list[str] = []
+        for y, row in enumerate(rows):
+            if out and s.continues(y):
+                out[-1] = out[-1].ljust(s.columns) + row
+            else:
+                out.append(row)
+        return out
+
     def text(self) -> str:
         lines = self.lines()
         while lines and not lines[-1]:

@@ -312,7 +312,10 @@ class CompiledProvider:
         for i in range(begin + 1, len(lines)):
             line = lines[i]
             if continued is not None:
-                wrapped = continued[i]
+                # A row wrapped off a blank one continues nothing: a CLI that drew a line of
+                # spaces wider than the screen (its frame for the old width, just after a
+                # viewer narrowed it) leaves the next row marked, footer and all.
+                wrapped = continued[i] and bool(lines[i - 1].strip())
             if self._skip is not None and not wrapped and self._skip.search(line):
                 wrapped = False
                 continue

@@ -113,7 +113,7 @@ def classify(provider_name: str, data: bytes, *, raw: bool = False, after_input:
         screen = AgentScreen(cols or DEFAULT_COLS, rows or DEFAULT_ROWS)
 
         def view() -> tuple[list[str], tuple[int, list[str], list[bool]], int]:
-            return screen.lines(), screen.history_and_lines(), screen.cols
+            return screen.logical_lines(), screen.history_and_lines(), screen.cols
     else:
         text = data.decode("utf-8", "replace")
         lines = screen_lines(text)

@@ -56,7 +56,8 @@ def test_mcp_config_file_keeps_every_server_and_is_private(tmp_path):
     assert servers["search"]["url"] == "https://example.com/mcp"
 
 
-def test_yolo_adds_the_providers_yolo_flags_and_environment_only_when_asked(tmp_path):
+def test_yolo_adds_the_providers_yolo_flags_and_environment_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
     spec = providers.get("claude_code").spec
     for yolo in (False, True):
         prepared = prepare_launch(spec, home=tmp_path / "home", socket=tmp_path / "caod.sock", agent_id="a1",
@@ -64,4 +65,4 @@ def test_yolo_adds_the_providers_yolo_flags_and_environment_only_when_asked(tmp_
                                   launch=Launch(yolo=yolo), session_id=None)
         assert ("--dangerously-skip-permissions" in prepared.args) is yolo
         # as root, Claude Code takes its bypass flag only with IS_SANDBOX=1 (real 2.1.197)
-        assert (prepared.env.get("IS_SANDBOX") == "1") is yolo
+        assert prepared.env.get("IS_SANDBOX") == ("1" if yolo else None)

@@ -374,3 +374,17 @@ def test_a_resumed_start_without_history_is_ready_when_the_wait_runs_out():
         d = Detector(spec.compiled())
         d.expect_history = expect
         assert d.on_frame(Status.STARTING, screen(IDLE), lambda: None) is Status.IDLE
+
+
+def test_an_input_box_that_empties_after_holding_our_text_means_the_input_was_taken():
+    # OpenCode (and Gemini CLI, Qwen Code): pasted text makes the idle pattern fail; when the box
+    # is empty again the CLI has the input, though it may show the turn seconds later
+    d = Detector(SCRIPTED)
+    d.on_input(None, Status.IDLE)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None
+    assert not d.input_taken(None)  # the paste not even drawn yet: the submit may be lost
+    assert d.on_frame(Status.PROCESSING, screen(["> say hi", "  typing"]), lambda: None) is None
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None  # taken, not done
+    assert d.input_taken(None) and d.awaiting_turn
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: None) is Status.PROCESSING
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (4, "hi")) is Status.COMPLETED

@@ -197,3 +197,11 @@ def test_the_window_title_is_kept():
     assert screen.title == ""
     screen.feed(b"\x1b]0;\xe2\x97\x87  Ready (dir)\x07x\x1b]2;second\x1b\\", lambda: None)
     assert screen.title == "second" and screen.lines()[0] == "x"
+
+
+def test_logical_lines_join_rows_the_terminal_wrapped():
+    # a viewer narrowed the screen: the CLI's long spinner line wraps at the new width
+    screen = AgentScreen(16, 5)
+    screen.feed(b"abc\r\n(1s \xc2\xb7 esc to cancel) and more\r\nnext", lambda: None)
+    assert screen.lines()[1:4] == ["(1s · esc to can", "cel) and more", "next"]
+    assert screen.logical_lines()[:3] == ["abc", "(1s · esc to cancel) and more", "next"]

@@ -122,11 +122,14 @@ def test_spawn_wait_at_a_login_dialog_exits_3_with_its_text(first_run):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="Claude Code refuses its bypass flag only as root")
-def test_yolo_refused_as_root_is_an_error_with_the_reason(real_daemon, workdir):
+def test_yolo_refused_as_root_is_an_error_with_the_reason(daemon_factory, model_server, workdir):
     """Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1 (which
     caod's `yolo` adds): given the flag alone, it prints why and exits."""
     binary("claude")
-    c = real_daemon.client()
+    d = daemon_factory.new(start=False)
+    d.env.pop("IS_SANDBOX", None)  # a sandbox (this one) may set it for everything it runs
+    d.env.update(agent_env(model_server.url))
+    c = d.start().client()
     info = c.call("agent.spawn", {"provider": "claude_code", "cwd": str(workdir),
                                   "args": ["--dangerously-skip-permissions"]}, timeout=30)
     gone = c.call("agent.wait", {"agent": info.id, "statuses": ["exited"], "timeout": START_TIMEOUT},
