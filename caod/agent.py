@@ -323,16 +323,21 @@ class Agent:
             self._child.write(encode_input(text, bracketed=False).strip())
             return
         self._child.write(encode_input(text, self.screen.bracketed_paste))
-        spec = self.provider.spec
-        if spec.submit_delay_ms:
-            self._loop.call_later(spec.submit_delay_ms / 1000, self._press_submit)
+        # The submit key follows the whole paste (a big one reaches a busy CLI in
+        # many writes), and the confirm window opens once the key is written.
+        self._child.when_written(self._paste_written)
+
+    def _paste_written(self) -> None:
+        delay = self.provider.spec.submit_delay_ms
+        if delay:
+            self._loop.call_later(delay / 1000, self._press_submit)
         else:
             self._press_submit()
-        self._arm_confirm()
 
     def _press_submit(self) -> None:
         if self._child is not None and self.status is not Status.EXITED:
             self._child.write(self.provider.spec.submit.encode())
+            self._child.when_written(self._arm_confirm)
 
     def _arm_confirm(self) -> None:
         if self._confirm_timer is not None:
@@ -350,7 +355,6 @@ class Agent:
         if not self._submit_retried:
             self._submit_retried = True
             self._press_submit()
-            self._arm_confirm()
             return
         self.detector.give_up_input()
         self._set_status(Status.IDLE, Signal.TIMEOUT, {"reason": "input not taken"})

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from caod.events import EventBus
 
 USER = "user"  # the sender of messages typed by a person
+# Statuses that show a receiver took the text typed into it (its turn started).
+TAKEN = frozenset({Status.PROCESSING, Status.WAITING, Status.COMPLETED})
 
 
 class Inbox:
@@ -35,9 +37,18 @@ class Inbox:
         self._pending: dict[str, deque[MessageInfo]] = defaultdict(deque)
         self._busy: set[str] = set()  # receivers with a delivery under way
         self._unacked: dict[str, int] = {}  # receiver -> message id awaiting the turn's end
+        self._taken: set[int] = set()  # of those, the ids whose turn has started
         self._next_id = 0
 
     async def load(self) -> None:
+        # Typed into a receiver that died with the daemon before its turn with it
+        # started (a paste cut by a kill -9, a stopped CLI): deliver it again.
+        retyped = await self._store.fetchone(
+            "SELECT COUNT(*) FROM messages WHERE status = 'delivered' AND taken_at IS NULL")
+        if retyped[0]:
+            await self._store.write(
+                "UPDATE messages SET status='pending', delivered_at=NULL WHERE status='delivered' AND taken_at IS NULL")
+            log.warning("messages typed but never taken before the restart are pending again", count=retyped[0])
         row = await self._store.fetchone("SELECT COALESCE(MAX(id), 0) FROM messages")
         self._next_id = int(row[0])
         rows = await self._store.fetchall(
@@ -82,9 +93,15 @@ class Inbox:
     def _on_event(self, event: Event) -> None:
         if event.kind is not EventKind.STATUS or event.new is None:
             return
-        if event.new is Status.COMPLETED and event.agent in self._unacked:
-            mid = self._unacked.pop(event.agent)
-            self._store.write("UPDATE messages SET status='acknowledged' WHERE id=?", (mid,))
+        mid = self._unacked.get(event.agent)
+        if mid is not None and event.new in TAKEN:
+            if mid not in self._taken:
+                self._taken.add(mid)
+                self._store.write("UPDATE messages SET taken_at=? WHERE id=?", (event.ts, mid))
+            if event.new is Status.COMPLETED:
+                del self._unacked[event.agent]
+                self._taken.discard(mid)
+                self._store.write("UPDATE messages SET status='acknowledged' WHERE id=?", (mid,))
         if event.new.ready and self._pending.get(event.agent):
             agent = self._agents.agents.get(event.agent)
             if agent is not None:

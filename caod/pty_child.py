@@ -12,6 +12,7 @@ import asyncio
 import errno
 import os
 import signal
+from collections import deque
 from typing import Callable
 
 import ptyprocess
@@ -56,6 +57,13 @@ class PtyChild:
         if self._pidfd is not None:
             self._loop.add_reader(self._pidfd, self._child_died)
         self._kill_timer: asyncio.TimerHandle | None = None
+        # The write queue (see write()): chunks not yet taken by the PTY, and
+        # callbacks waiting for a byte count to be reached.
+        self._queue: deque[memoryview] = deque()
+        self._marks: deque[tuple[int, Callable[[], None]]] = deque()
+        self._queued = 0
+        self._written = 0
+        self._waiting_for_room = False
 
     # ------------------------------------------------------------ output
 
@@ -123,6 +131,7 @@ class PtyChild:
         if self._kill_timer:
             self._kill_timer.cancel()
         self._drain()
+        self._drop_queue()
         self._close_fd()
         self.exited.set()
         self._on_exit(self.exit_code, self.exit_signal)
@@ -139,25 +148,70 @@ class PtyChild:
     # ------------------------------------------------------------ control
 
     def write(self, data: bytes) -> None:
-        """Write all of `data`; a PTY takes a few KiB at once, the rest waits for room."""
+        """Queue `data` behind everything written before it, and write what the PTY takes.
+
+        One ordered queue per child: a PTY takes a few KiB at once, and whatever
+        does not fit waits for room (add_writer) with every later write behind it,
+        so a paste, its end marker and the submit key arrive whole and in order.
+        """
         if self._reaped:
             raise ProcessLookupError("the agent process has exited")
-        view = memoryview(data)
-        while view:
+        if not data:
+            return
+        self._queue.append(memoryview(data))
+        self._queued += len(data)
+        if not self._waiting_for_room:
+            self._flush()
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes queued that the PTY has not taken yet."""
+        return self._queued - self._written
+
+    def when_written(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once everything queued so far has reached the PTY
+        (soon, if it already has). Dropped if the child exits first."""
+        if self._written >= self._queued:
+            self._loop.call_soon(callback)
+        else:
+            self._marks.append((self._queued, callback))
+
+    def _flush(self) -> None:
+        while self._queue:
+            head = self._queue[0]
             try:
-                n = os.write(self.fd, view)
+                n = os.write(self.fd, head)
             except BlockingIOError:
-                self._write_later(bytes(view))
+                n = 0
+            except OSError as e:  # EIO: the child is gone; nothing queued can arrive
+                if e.errno not in (errno.EIO, errno.EBADF):
+                    raise
+                self._drop_queue()
                 return
-            view = view[n:]
-
-    def _write_later(self, rest: bytes) -> None:
-        def ready() -> None:
+            self._written += n
+            if n < len(head):
+                self._queue[0] = head[n:]
+                if not self._waiting_for_room:
+                    self._waiting_for_room = True
+                    self._loop.add_writer(self.fd, self._flush)
+                self._run_marks()
+                return
+            self._queue.popleft()
+        if self._waiting_for_room:
+            self._waiting_for_room = False
             self._loop.remove_writer(self.fd)
-            if not self._reaped:
-                self.write(rest)
+        self._run_marks()
 
-        self._loop.add_writer(self.fd, ready)
+    def _run_marks(self) -> None:
+        while self._marks and self._marks[0][0] <= self._written:
+            self._loop.call_soon(self._marks.popleft()[1])
+
+    def _drop_queue(self) -> None:
+        if self._waiting_for_room:
+            self._waiting_for_room = False
+            self._loop.remove_writer(self.fd)
+        self._queue.clear()
+        self._marks.clear()
 
     def resize(self, rows: int, cols: int) -> None:
         if not self._reaped:

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS messages (
     body TEXT NOT NULL,
     status TEXT NOT NULL,  -- pending | delivered | acknowledged
     created_at REAL NOT NULL,
-    delivered_at REAL
+    delivered_at REAL,
+    taken_at REAL  -- the receiver's turn with it started (after a crash: typed, or not)
 );
 CREATE INDEX IF NOT EXISTS messages_pending ON messages(receiver, status, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -91,6 +92,9 @@ class Store:
         if 0 < version < 2:  # v1 databases lack the orchestration columns
             for column in ("session", "profile", "role", "parent", "spec"):
                 await self._db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
+        columns = {row[1] for row in await self._db.execute_fetchall("PRAGMA table_info(messages)")}
+        if "taken_at" not in columns:  # added after v2 shipped
+            await self._db.execute("ALTER TABLE messages ADD COLUMN taken_at REAL")
         await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await self._db.commit()
         self._writer = asyncio.create_task(self._write_loop(), name="store-writer")

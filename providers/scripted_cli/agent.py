@@ -12,6 +12,7 @@ fields come back as the value of the yield).  All output goes through
 from __future__ import annotations
 
 import errno
+import hashlib
 import math
 import os
 import select
@@ -132,7 +133,9 @@ class Agent:
         self.buffer = ""
         self.error = None
         self.turn += 1
-        self.trace.emit("input", turn=self.turn)
+        # Length and digest let a test check that a big input arrived whole, once.
+        self.trace.emit("input", turn=self.turn, length=len(text),
+                        sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
         rule, groups = self.rules.match(text)
         ctx = dict.fromkeys(MCP_FIELDS, "")
         ctx.update(groups)

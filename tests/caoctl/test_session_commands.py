@@ -11,6 +11,8 @@ RULES = {"rules": [
     {"match": r"^delegate: (?P<task>.+)$",
      "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "{task}"}},
      "reply": "worker said: {result}", "reply_error": "handoff failed: {error}"},
+    # long enough for the checks below to see the worker at work, even on a loaded machine
+    {"match": r"^build (?P<what>\w+) slowly", "reply": "built {what}", "think": 6.0},
     {"match": r"^build (?P<what>\w+)", "reply": "built {what}", "think": 1.0},
     {"match": r"^later$", "reply": "done later", "think": 3.0},
     {"match": r"^fail", "error": "model overloaded"},
@@ -28,7 +30,7 @@ def team(daemon_factory):
 def test_launch_headless_then_status_shows_the_team_at_work(team, caoctl, caoctl_json, tmp_path):
     r = caoctl(team, "launch", "--agents", "code_supervisor", "--provider", "scripted", "--session-name", "crew",
                "--working-directory", str(tmp_path), "--model", "opus", "--yolo", "-e", "CAO_TEST_MARK=crew",
-               "--headless", "delegate: build parser")
+               "--headless", "delegate: build parser slowly")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("session crew: supervisor ") and "task queued" in r.stdout
     # the supervisor hands off to a developer: both show up while it works

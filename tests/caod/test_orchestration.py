@@ -288,7 +288,7 @@ def test_accepted_messages_are_committed_before_the_reply(daemon, daemon_factory
     assert [m.body for m in msgs] == [f"m{i}" for i in range(n)]
 
 
-def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_factory, wait_status, events_until):
+def test_pending_and_untaken_messages_survive_kill_9_and_are_delivered_once(team, daemon_factory, wait_status, events_until):
     c = team.client()
     sup = launch(c)
     wait_status(c, sup, "idle", timeout=20)
@@ -300,7 +300,8 @@ def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_fac
     old_pid = c.call("agent.get", {"agent": sup}).pid
     watcher = team.client()
     watcher.call("events.subscribe", {"agent": sup, "replay": 100})  # replay: no race with the delivery
-    # kill -9 the moment "slow" is typed: it counts as delivered and is never typed again
+    # kill -9 the moment "slow" is typed: the receiver dies with the daemon before its
+    # turn with it starts, so the relaunched receiver gets it again, then the others
     events_until(watcher, lambda e: e.kind.value == "message" and e.detail == {
         "id": slow, "from": "user", "state": "delivered"}, timeout=20)
     team.agent_pids.add(old_pid)
@@ -310,8 +311,7 @@ def test_pending_messages_survive_kill_9_and_are_delivered_once(team, daemon_fac
     c2 = again.client()
     info = wait_status(c2, sup, "idle", "completed", timeout=30)  # relaunched, same id
     assert info.pid != old_pid and info.session == "t1"
-    msgs = wait_messages(c2, sup, ["delivered", "acknowledged", "acknowledged"])
+    msgs = wait_messages(c2, sup, ["acknowledged"] * 3)
     assert [m.body for m in msgs] == ["slow", "keep 0", "keep 1"]
     history = c2.call("agent.output", {"agent": sup, "mode": "history"}).text
-    assert re.findall(r"● echo: keep (\d)", history) == ["0", "1"], history
-    assert "> slow" not in history, history
+    assert re.findall(r"● echo: (slow|keep \d)", history) == ["slow", "keep 0", "keep 1"], history
