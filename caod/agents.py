@@ -20,6 +20,7 @@ from caod.agent import Agent
 from caod.events import EventBus
 from caod.launching import Launch, prepare_launch
 from caod.logs import log
+from caod.names import check_name
 from caod.protocol import ErrorCode, SpawnParams
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
@@ -76,8 +77,7 @@ class AgentManager:
         if not (1 <= p.rows <= MAX_ROWS and 1 <= p.cols <= MAX_COLS):
             raise RpcError(ErrorCode.INVALID_PARAMS, f"size must be within 1..{MAX_ROWS} rows, 1..{MAX_COLS} cols")
         if p.name is not None:
-            if not p.name or p.name.strip() != p.name or len(p.name) > 64:
-                raise RpcError(ErrorCode.INVALID_PARAMS, "name must be 1-64 characters without surrounding spaces")
+            check_name("agent", p.name)
             if any(a.name == p.name and a.status.live for a in self.agents.values()):
                 raise RpcError(ErrorCode.NAME_TAKEN, f"a live agent is already named {p.name!r}")
         for key in p.env:
