@@ -22,6 +22,7 @@ from caod.launching import Launch, prepare_launch
 from caod.logs import log
 from caod.names import check_name
 from caod.protocol import ErrorCode, SpawnParams
+from caod.provider_checks import find_command, not_found
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
 from caod.store import Store
@@ -97,13 +98,17 @@ class AgentManager:
             )
         except (OSError, ValueError) as e:
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot prepare {provider.name}: {e}") from None
+        command = [*provider.spec.command, *prepared.args, *p.args]
+        if find_command(command[0], prepared.env.get("PATH", os.defpath)) is None:
+            message = not_found(command[0], prepared.env.get("PATH", os.defpath), path_given="PATH" in p.env)
+            raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {message}")
         agent = Agent(
             agent_id=agent_id,
             name=p.name,
             provider=provider,
             cwd=cwd,
             env=prepared.env,
-            command=[*provider.spec.command, *prepared.args, *p.args],
+            command=command,
             rows=p.rows,
             cols=p.cols,
             transcript=self._home / "transcripts" / f"{agent_id}.log",
