@@ -100,7 +100,8 @@ WHO_RULES = {"rules": [{"match": "^who$", "mcp_call": {"server": "caod", "tool":
 def shadowing_folder(tmp_path):
     for name in SHADOWED:
         (tmp_path / name).mkdir()
-        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('imported the {name}/ of the current folder')\n")
+        (tmp_path / name / "__init__.py").write_text(
+            f"raise ImportError('imported the {name}/ of the current folder')\n")
     return tmp_path
 
 

@@ -38,4 +38,5 @@ def test_find_command_and_the_message(tmp_path):
     assert find_command("tool", f"/no/where{os.pathsep}{tmp_path}") == str(exe)
     assert find_command("plain", str(tmp_path)) is None  # not executable
     assert find_command(str(exe), "") == str(exe) and find_command(str(tmp_path / "nope"), str(tmp_path)) is None
-    assert not_found(str(tmp_path / "nope"), "/bin", False) == f"{tmp_path / 'nope'} does not exist or is not executable"
+    missing = tmp_path / "nope"
+    assert not_found(str(missing), "/bin", False) == f"{missing} does not exist or is not executable"
