@@ -7,12 +7,14 @@ import sys
 import click
 
 from caod import __version__, paths
+from caoctl import errors
 from caoctl.client import DaemonUnavailable, RpcFailure
 from caoctl.commands import (
     attach, completion, daemon, demo, doctor, events, hook, install, kill, launch, logs, ls, mcp, output, profile,
     provider, send, session, shutdown, spawn, status, tmux, wait, watch,
 )
-from caoctl.common import EXIT_FAILED, EXIT_NO_DAEMON, EXIT_TIMEOUT, Settings
+from caoctl.common import Settings
+from caoctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DAEMON, EXIT_TIMEOUT, EXIT_USAGE, report
 from caod.protocol import ErrorCode
 
 
@@ -21,7 +23,12 @@ from caod.protocol import ErrorCode
 @click.version_option(__version__, prog_name="caoctl")
 @click.pass_context
 def cli(ctx: click.Context, socket: str | None) -> None:
-    """Drive caod, the orchestrator of AI coding CLIs."""
+    """Drive caod, the orchestrator of AI coding CLIs.
+
+    Exit codes: 0 ok, 1 failed, 2 usage error, 3 waiting for an answer,
+    69 no daemon, 124 timeout. Errors are one `caoctl: ...` line on stderr
+    (with --json, one JSON object: {"error": {"code", "exit_code", "message"}}).
+    """
     ctx.obj = Settings(paths.socket_path(socket))
 
 
@@ -31,24 +38,28 @@ for module in (daemon, spawn, ls, status, send, wait, output, events, kill, atta
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    errors.mode.json = False
     try:
-        code = cli.main(args=argv, prog_name="caoctl", standalone_mode=False)
-    except click.ClickException as e:
+        code = cli.main(args=args, prog_name="caoctl", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # a group without its command: its help, as click does
         e.show()
         code = e.exit_code
+    except click.UsageError as e:
+        errors.mode.json = errors.mode.json or errors.json_in(args)  # --json may not be read yet
+        code = report(errors.usage_message(e), EXIT_USAGE)
+    except click.ClickException as e:  # CommandFailed, and click's own (a file that cannot be opened)
+        code = report(e.format_message(), e.exit_code)
     except click.exceptions.Abort:
-        code = 130
+        code = EXIT_INTERRUPTED
     except DaemonUnavailable as e:
-        click.echo(f"caoctl: {e}", err=True)
-        code = EXIT_NO_DAEMON
+        code = report(str(e), EXIT_NO_DAEMON)
     except RpcFailure as e:
-        click.echo(f"caoctl: {e.message}", err=True)
-        code = EXIT_TIMEOUT if e.code == ErrorCode.TIMEOUT else EXIT_FAILED
+        code = report(e.message, EXIT_TIMEOUT if e.code == ErrorCode.TIMEOUT else EXIT_FAILED, rpc_code=e.code)
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
     except BrokenPipeError:
         code = 0
     except ConnectionError as e:
-        click.echo(f"caoctl: lost the connection to the daemon: {e}", err=True)
-        code = EXIT_FAILED
+        code = report(f"lost the connection to the daemon: {e}", EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)

@@ -9,12 +9,9 @@ import click
 
 from caod import paths
 from caoctl.client import Client
-
-# Exit codes, stable for scripts.
-EXIT_FAILED = 1  # the daemon refused or the agent failed
-EXIT_NO_DAEMON = 2
-EXIT_WAITING = 3  # the agent stopped at a question (waiting_user_answer)
-EXIT_TIMEOUT = 124  # like timeout(1)
+from caoctl.errors import (  # noqa: F401 (the exit codes, stable for scripts: see caoctl.errors)
+    EXIT_FAILED, EXIT_NO_DAEMON, EXIT_TIMEOUT, EXIT_USAGE, EXIT_WAITING, report, want_json,
+)
 
 
 class CommandFailed(click.ClickException):
@@ -25,7 +22,7 @@ class CommandFailed(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file=None) -> None:  # type: ignore[override]
-        click.echo(f"caoctl: {self.message}", err=True)
+        report(self.message, self.exit_code)
 
 
 @dataclass
@@ -41,7 +38,8 @@ def connect(ctx: click.Context) -> Client:
     return Client(settings(ctx).socket)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of text.")
+json_option = click.option("--json", "as_json", is_flag=True, callback=want_json,
+                           help="Print JSON for scripts instead of text (errors too, on stderr).")
 
 
 def env_pairs(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 import click
 import msgspec
+from wcwidth import wcswidth
 
 from caod.protocol import AgentInfo, Event
 
@@ -29,11 +30,30 @@ def ago(ts: float) -> str:
     return f"{secs // 3600:.0f}h{secs % 3600 // 60:02.0f}m"
 
 
+def visible(value: Any) -> str:
+    """Text safe to print: control and format characters (an escape sequence, a bidi
+    override) are shown as escapes like \\x1b instead of acting on the terminal."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes on a terminal: a wide (CJK) character takes two."""
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
 def table(headers: list[str], rows: Iterable[list[str]]) -> str:
-    rows = [list(map(str, r)) for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    rows = [[visible(c) for c in r] for r in rows]
+    widths = [max([display_width(h)] + [display_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -67,9 +87,9 @@ def agent_details(a: AgentInfo) -> str:
         ("size", f"{a.cols}x{a.rows}"),
         ("started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.created_at))),
     ]
-    text = "\n".join(f"{k + ':':<10}{v}" for k, v in fields)
+    text = "\n".join(f"{k + ':':<10}{visible(v)}" for k, v in fields)
     if a.reason:  # what it asks, or why it failed, as drawn
-        text += "\nreason:\n" + "\n".join(f"  {line}" if line else "" for line in a.reason.splitlines())
+        text += "\nreason:\n" + "\n".join(f"  {visible(line)}" if line else "" for line in a.reason.splitlines())
     return text
 
 
@@ -79,6 +99,6 @@ def event_line(e: Event) -> str:
         what = f"{e.old.value if e.old else '-'} -> {e.new.value if e.new else '-'}"
     else:
         what = e.kind.value
-    extra = " ".join(f"{k}={v}" for k, v in e.detail.items() if v is not None)
+    extra = " ".join(f"{k}={visible(v)}" for k, v in e.detail.items() if v is not None)
     by = f" [{e.signal.value}]" if e.signal else ""
     return f"{stamp}  #{e.seq:<5} {e.agent}  {what}{by}{('  ' + extra) if extra else ''}"

@@ -20,7 +20,9 @@ from caod.agent import Agent
 from caod.events import EventBus
 from caod.launching import Launch, prepare_launch
 from caod.logs import log
+from caod.names import check_name
 from caod.protocol import ErrorCode, SpawnParams
+from caod.provider_checks import find_command, not_found
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
 from caod.store import Store
@@ -76,8 +78,7 @@ class AgentManager:
         if not (1 <= p.rows <= MAX_ROWS and 1 <= p.cols <= MAX_COLS):
             raise RpcError(ErrorCode.INVALID_PARAMS, f"size must be within 1..{MAX_ROWS} rows, 1..{MAX_COLS} cols")
         if p.name is not None:
-            if not p.name or p.name.strip() != p.name or len(p.name) > 64:
-                raise RpcError(ErrorCode.INVALID_PARAMS, "name must be 1-64 characters without surrounding spaces")
+            check_name("agent", p.name)
             if any(a.name == p.name and a.status.live for a in self.agents.values()):
                 raise RpcError(ErrorCode.NAME_TAKEN, f"a live agent is already named {p.name!r}")
         for key in p.env:
@@ -97,13 +98,17 @@ class AgentManager:
             )
         except (OSError, ValueError) as e:
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot prepare {provider.name}: {e}") from None
+        command = [*provider.spec.command, *prepared.args, *p.args]
+        if find_command(command[0], prepared.env.get("PATH", os.defpath)) is None:
+            message = not_found(command[0], prepared.env.get("PATH", os.defpath), path_given="PATH" in p.env)
+            raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {message}")
         agent = Agent(
             agent_id=agent_id,
             name=p.name,
             provider=provider,
             cwd=cwd,
             env=prepared.env,
-            command=[*provider.spec.command, *prepared.args, *p.args],
+            command=command,
             rows=p.rows,
             cols=p.cols,
             transcript=self._home / "transcripts" / f"{agent_id}.log",

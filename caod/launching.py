@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from caod.logs import log
+from caod.pyexec import module_args, module_argv
 from providers.base import Provider, render
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     bridge_env = {"CAO_AGENT_ID": agent_id, "CAO_AGENT_TOKEN": token, "CAOD_SOCKET": str(socket)}
     profile = launch.profile
     servers: dict[str, Any] = dict(profile.mcp_servers) if profile else {}
-    servers[BRIDGE_NAME] = {"command": python, "args": ["-m", "caoctl", "mcp"], "env": bridge_env}
+    servers[BRIDGE_NAME] = {"command": python, "args": module_args("caoctl", "mcp"), "env": bridge_env}
     values = {
         "home": agent_home,
         "agent_dir": str(folder),
@@ -73,10 +74,10 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
         "mcp_config": str(folder / "mcp.json"),
         "mcp_servers_json": json.dumps(servers),
         "bridge_command": python,
-        "bridge_args_json": json.dumps(["-m", "caoctl", "mcp"]),
+        "bridge_args_json": json.dumps(module_args("caoctl", "mcp")),
         "bridge_env_json": json.dumps(bridge_env),
-        "hook_command": f"{_shell_quote(python)} -m caoctl hook",
-        "hook_argv_json": json.dumps([python, "-m", "caoctl", "hook"]),
+        "hook_command": _shell_join(module_argv("caoctl", "hook")),
+        "hook_argv_json": json.dumps(module_argv("caoctl", "hook")),
         "session_id": session_id or (str(uuid.uuid4()) if spec.session_id_args else ""),
         "tools": ",".join(profile.allowed_tools) if profile and profile.allowed_tools else "",
     }
@@ -153,7 +154,7 @@ def _write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def _shell_quote(text: str) -> str:
+def _shell_join(argv: list[str]) -> str:
     import shlex
 
-    return shlex.quote(text)
+    return shlex.join(argv)

@@ -102,7 +102,7 @@ class SessionManager:
         profile = self.profile(p.profile)
         cwd = working_directory(p.cwd, os.getcwd())
         name = p.session or f"cao-{secrets.token_hex(3)}"
-        if not SESSION_NAME.match(name):
+        if not SESSION_NAME.fullmatch(name):  # match's $ lets a newline end it
             raise RpcError(ErrorCode.INVALID_PARAMS, f"bad session name {name!r}: use letters, digits, '_', '-', '.'")
         existing = self.sessions.get(name)
         if existing is not None and existing.active:

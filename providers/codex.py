@@ -91,7 +91,7 @@ PROVIDER = Provider(
         "-c", "mcp_servers.caod.args=${bridge_args_json}",
         "-c", 'mcp_servers.caod.env_vars=["CAO_AGENT_ID", "CAO_AGENT_TOKEN", "CAOD_SOCKET"]',
         "-c", "mcp_servers.caod.tool_timeout_sec=3600",  # a handoff waits for the worker
-        "-c", 'notify=[${python_json}, "-m", "caoctl", "hook", "notify"]',
+        "-c", 'notify=[${python_json}, "-P", "-m", "caoctl", "hook", "notify"]',
     ],
     yolo_args=["--dangerously-bypass-approvals-and-sandbox"],
     hook_events={"agent-turn-complete": Status.COMPLETED},

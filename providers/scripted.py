@@ -3,15 +3,14 @@
 Used by the tests, the demo and the benchmarks, so nobody needs an account.
 """
 
-import sys
-
+from caod.pyexec import module_argv
 from caod.status import Status
 from providers.base import Answer, Pattern, Provider
 
 PROVIDER = Provider(
     name="scripted",
     description="caod's built-in scripted agent (no model, no account)",
-    command=[sys.executable, "-m", "providers.scripted_cli"],
+    command=module_argv("providers.scripted_cli"),  # never from the agent's folder
     patterns=[
         Pattern(Status.WAITING, r"^\? Do you want to proceed\?", region=6),
         Pattern(Status.PROCESSING, r"esc to interrupt", region=3),

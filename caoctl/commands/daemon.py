@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from caod import paths
+from caod.pyexec import module_argv
 from caoctl.client import Client, DaemonUnavailable
 from caoctl.common import CommandFailed, connect, json_option, settings
 from caoctl.output import emit_json, to_plain
@@ -31,7 +32,7 @@ def start_daemon(sock: Path, home: str | None, timeout: float) -> tuple[DaemonSt
     paths.ensure_private_dir(home_dir)
     out_path = home_dir / "caod.out"
     read_fd, write_fd = os.pipe()
-    cmd = [sys.executable, "-m", "caod", "--socket", str(sock), "--home", str(home_dir), "--ready-fd", str(write_fd)]
+    cmd = [*module_argv("caod"), "--socket", str(sock), "--home", str(home_dir), "--ready-fd", str(write_fd)]
     with open(out_path, "ab") as out:
         proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True)

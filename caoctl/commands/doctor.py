@@ -1,5 +1,8 @@
 """caoctl doctor: check the set-up, one line per check, each with a hint when it is not right.
 
+Provider CLIs are looked up where the daemon looks (its PATH, through provider.list),
+since that is where `spawn` starts them; with no daemon, on the caller's PATH, said so.
+
 ✓ fine · ! worth a look (nothing is broken) · ✗ broken · - not installed (optional)
 Exit 0 when nothing is broken, 1 otherwise. Provider CLIs are only asked for
 `--version`, with a short timeout; nothing else of theirs is run.
@@ -56,7 +59,7 @@ def command(ctx, as_json):
     checks += _socket(sock, running=status is not None)
     checks.append(_home(Path(status.home) if status else paths.home_dir()))
     checks.append(_tmux())
-    checks += _providers()
+    checks += _providers(sock)
     checks += _install()
     if as_json:
         emit_json([c.as_dict() for c in checks])
@@ -142,11 +145,12 @@ def _home(home: Path) -> Check:
     return Check("home", "ok", f"{home} is writable")
 
 
-def _version(argv: list[str]) -> tuple[bool, str]:
-    """Run `argv` (a `--version` call) briefly; (answered, first line of output)."""
+def _version(argv: list[str], path: str | None = None) -> tuple[bool, str]:
+    """Run `argv` (a `--version` call) briefly, on `path` if given; (answered, first line of output)."""
+    env = {**os.environ, "NO_COLOR": "1", "CI": "1", **({"PATH": path} if path is not None else {})}
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT,
-                           stdin=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1", "CI": "1"})
+                           stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         return False, f"no answer to --version within {VERSION_TIMEOUT:g}s"
     except OSError as e:
@@ -166,40 +170,54 @@ def _tmux() -> Check:
     return Check("tmux", "ok" if ok else "warn", f"{text} ({binary})" if ok else text)
 
 
-def _providers() -> list[Check]:
-    import providers
+def _providers(sock: Path) -> list[Check]:
+    """Each provider's CLI where the daemon looks for it (its PATH: the one spawn uses)."""
+    from caoctl.commands.provider import provider_view
+    from caod.provider_checks import find_command
 
-    found: list[tuple[str, str | None, str]] = []  # (provider, binary path, command[0])
+    view = provider_view(sock)
+    daemon_path = view.checks.path
     checks: list[Check] = []
-    for name in providers.names():
-        try:
-            spec = providers.get(name).spec
-        except Exception as e:  # a broken user provider file
-            checks.append(Check(f"provider {name}", "error", str(e).splitlines()[0],
-                                f"fix or remove its file in {providers.user_dir()}"))
-            continue
-        command0 = spec.command[0] if spec.command else ""
-        if name == "scripted":  # ships with caod and runs on this Python: nothing to ask
-            checks.append(Check(f"provider {name}", "ok", f"built in (runs on Python {platform.python_version()})"))
-            continue
-        found.append((name, shutil.which(command0) if command0 else None, command0))
+    if not view.on_daemon:
+        checks.append(Check("provider PATH", "warn", f"{view.why_local}: checked your PATH, not a daemon's",
+                            "a daemon starts agents with the PATH it was started with"))
+    found: list[tuple[str, str | None, str]] = []  # (provider, binary path, command[0])
+    for p in view.checks.providers:
+        if p.error:
+            checks.append(Check(f"provider {p.name}", "error", p.error.splitlines()[0],
+                                f"fix or remove its file in {view.checks.providers_dir}"))
+        elif p.name == "scripted":  # ships with caod and runs on the daemon's Python: nothing to ask
+            checks.append(Check(f"provider {p.name}", "ok", f"built in (runs on Python {platform.python_version()})"))
+        else:
+            found.append((p.name, p.found, p.binary))
+    # Asked as the daemon would run them: its PATH also finds what a script's #! names (node).
+    env_path = daemon_path
     with ThreadPoolExecutor(max_workers=8) as pool:
         versions = dict(zip(
             [n for n, path, _ in found if path],
-            pool.map(lambda path: _version([path, "--version"]), [path for _, path, _ in found if path]),
+            pool.map(lambda path: _version([path, "--version"], env_path), [path for _, path, _ in found if path]),
         ))
     real = 0
+    local_path = os.environ.get("PATH", os.defpath)
     for name, path, command0 in found:
         if path is None:
-            checks.append(Check(f"provider {name}", "info", f"`{command0}` is not on PATH",
-                                f"install it to use --provider {name}"))
+            mine = find_command(command0, local_path) if view.on_daemon else None
+            if mine:  # the trap: fine in this shell, missing where agents start
+                checks.append(Check(f"provider {name}", "warn",
+                                    f"`{command0}` is on your PATH ({mine}) but not on the daemon's ({daemon_path})",
+                                    "restart the daemon from this shell (caoctl daemon stop; caoctl daemon start), "
+                                    "or spawn with --env PATH=..."))
+            else:
+                checks.append(Check(f"provider {name}", "info", f"`{command0}` is not on {view.whose_path}",
+                                    f"install it to use --provider {name}"))
             continue
         ok, text = versions[name]
         real += ok
         checks.append(Check(f"provider {name}", "ok" if ok else "warn", f"{text} ({path})",
                             "" if ok else f"check that `{command0} --version` works"))
     if not real:
-        checks.append(Check("providers", "warn", "no provider CLI found on PATH; only the scripted agent can run",
+        checks.append(Check("providers", "warn", f"no provider CLI found on {view.whose_path}; "
+                            "only the scripted agent can run",
                             "install one, e.g. Claude Code or Codex, then: caoctl spawn --provider NAME"))
     return checks
 

@@ -1,22 +1,25 @@
 """caoctl provider list|classify: the CLIs caod knows, and what a screen means to one.
 
-Both work without a daemon. `classify` runs a screen through the same code
-the daemon uses (`providers.get`, `caod.screen.AgentScreen`,
-`caod.detector.Detector`), so a pattern can be checked against a captured
-screen before it meets a live agent.
+`list` asks the daemon, whose PATH is the one `spawn` uses (without a daemon it
+checks the caller's PATH and says so). `classify` works without a daemon: it runs
+a screen through the same code the daemon uses (`providers.get`,
+`caod.screen.AgentScreen`, `caod.detector.Detector`), so a pattern can be
+checked against a captured screen before it meets a live agent.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from caoctl.common import CommandFailed, json_option
+from caoctl.client import Client, DaemonUnavailable, RpcFailure
+from caoctl.common import CommandFailed, json_option, settings
 from caoctl.output import emit_json, table
+from caod.protocol import ProviderChecks, ProviderListParams
 from caod.status import Status
 
 DEFAULT_COLS, DEFAULT_ROWS = 220, 50
@@ -162,37 +165,62 @@ def command():
     """The CLIs caod can run, and how a screen of one reads."""
 
 
-@command.command("list")
-@json_option
-def list_cmd(as_json):
-    """List providers: built-ins and data files in $CAOD_PROVIDERS_DIR."""
+@dataclass
+class ProviderView:
+    """The providers and their commands as the daemon sees them (its PATH), else as we do."""
+
+    checks: ProviderChecks
+    on_daemon: bool
+    why_local: str = ""  # when not on_daemon: why the daemon was not asked
+
+    @property
+    def whose_path(self) -> str:
+        return "the daemon's PATH" if self.on_daemon else "your PATH"
+
+
+def provider_view(sock: Path) -> ProviderView:
+    """Ask the daemon (provider.list); with none running, check this process's PATH, labelled so."""
+    from caod.provider_checks import check_providers
+
+    try:
+        with Client(sock, connect_timeout=2) as c:
+            return ProviderView(c.call("provider.list", ProviderListParams(), timeout=10), True)
+    except DaemonUnavailable:
+        why = f"no daemon answers on {sock}"
+    except RpcFailure as e:  # a daemon older than provider.list
+        why = f"the daemon on {sock} cannot say ({e.message})"
+    except OSError as e:
+        why = f"the daemon on {sock} did not answer ({e})"
     import providers
 
-    user = providers.user_files()
-    rows = []
-    for name in providers.names():
-        row = {"name": name, "source": "user" if name in user else "builtin", "verified": "",
-               "description": "", "binary": "", "on_path": False, "error": None}
-        try:
-            spec = providers.get(name).spec
-        except (providers.BadProvider, providers.UnknownProvider) as e:
-            row["error"] = str(e)
-        except Exception as e:  # a broken built-in module must not hide the others
-            row["error"] = f"cannot load provider {name!r}: {e}"
-        else:
-            binary = spec.command[0] if spec.command else ""
-            row.update(verified=spec.verified, description=spec.description, binary=binary,
-                       on_path=bool(binary) and shutil.which(binary) is not None)
-        rows.append(row)
+    path = os.environ.get("PATH", os.defpath)
+    return ProviderView(ProviderChecks(path=path, providers_dir=str(providers.user_dir()),
+                                       providers=check_providers(path)), False, why)
+
+
+@command.command("list")
+@json_option
+@click.pass_context
+def list_cmd(ctx, as_json):
+    """List providers and whether the daemon finds each CLI on its PATH (spawn uses that PATH).
+
+    With no daemon running, your PATH is checked instead, and the output says so.
+    """
+    view = provider_view(settings(ctx).socket)
+    rows = [{"name": p.name, "source": p.source, "verified": p.verified, "description": p.description,
+             "binary": p.binary, "on_path": p.found is not None, "found": p.found, "error": p.error,
+             "checked_on": "daemon" if view.on_daemon else "local"} for p in view.checks.providers]
     if as_json:
         emit_json(rows)
         return
     click.echo(table(
-        ["NAME", "VERIFIED", "SOURCE", "ON PATH", "DESCRIPTION"],
+        ["NAME", "VERIFIED", "SOURCE", "ON DAEMON PATH" if view.on_daemon else "ON YOUR PATH", "DESCRIPTION"],
         ([r["name"], r["verified"] or "-", r["source"],
           "-" if r["error"] else ("yes" if r["on_path"] else f"no ({Path(r['binary']).name})"),
           r["error"] or r["description"]] for r in rows),
     ))
+    if not view.on_daemon:
+        click.echo(f"({view.why_local}: checked your PATH; a daemon starts agents with the PATH it was started with)")
 
 
 @command.command("classify")

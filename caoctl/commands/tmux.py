@@ -22,6 +22,7 @@ from caoctl.common import CommandFailed, connect, json_option, settings
 from caoctl.complete import session_names
 from caoctl.output import emit_json
 from caod.protocol import AgentInfo, ListParams, SessionRef
+from caod.pyexec import module_argv
 
 AGENT_OPTION = "@caod_agent"
 INSTALL_HINT = ("tmux is not installed; install it with `apt install tmux` (Debian/Ubuntu) "
@@ -82,7 +83,7 @@ def window_name(agent: AgentInfo) -> str:
 
 def viewer_command(socket: str, agent_id: str) -> str:
     """The shell command a window runs: this Python's caoctl, on this daemon's socket."""
-    return shlex.join([sys.executable, "-m", "caoctl", "--socket", socket, "attach", agent_id])
+    return shlex.join(module_argv("caoctl", "--socket", socket, "attach", agent_id))
 
 
 @click.command("tmux")

@@ -22,7 +22,7 @@ from rich.text import Text
 from caoctl.client import Client
 from caoctl.common import CommandFailed, connect, json_option
 from caoctl.complete import session_names
-from caoctl.output import ago, emit_json, table
+from caoctl.output import ago, emit_json, table, visible
 from caod.protocol import AgentInfo, Event, EventsParams, InboxListParams, ListParams, SessionRef, SubscribeParams
 from caod.status import EventKind
 
@@ -131,7 +131,7 @@ def rich_table(board: Board) -> Table:
         h = HEADERS[i]
         t.add_column(h, justify="right" if h == "INBOX" else "left", no_wrap=h != "LAST EVENT")
     for r in rows:
-        cells = [Text(x) for x in _cells(r)]
+        cells = [Text(visible(x)) for x in _cells(r)]  # a name's escape codes must not paint the table
         cells[5].stylize(STYLE.get(r["status"], ""))
         if r["inbox"]:
             cells[7].stylize("bold")

@@ -1,6 +1,6 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, orch, profile, session
+from caod.handlers import agent, daemon, events, inbox, orch, profile, provider, session
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -10,4 +10,5 @@ HANDLERS = {
     **session.HANDLERS,
     **orch.HANDLERS,
     **inbox.HANDLERS,
+    **provider.HANDLERS,
 }

@@ -15,6 +15,7 @@ from caod.protocol.agents import (
     KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
+from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.teams import (
     AnswerParams, AssignParams, AssignResult, HandoffParams, HandoffResult, InboxListParams, InboxSendParams,
     InstallParams, LaunchParams, LaunchResult, MessageInfo, MessageList, ProfileInfo, ProfileList, ProfileRef,
@@ -61,6 +62,7 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "orch.list_agents": (TokenParams, AgentList),
     "inbox.send": (InboxSendParams, MessageInfo),
     "inbox.list": (InboxListParams, MessageList),
+    "provider.list": (ProviderListParams, ProviderChecks),
 }
 
 encoder = msgspec.json.Encoder()
@@ -76,7 +78,8 @@ __all__ = [
     "EventsParams", "HandoffParams", "HandoffResult", "HookParams", "HookResult", "InboxListParams",
     "InboxSendParams", "InstallParams", "JSONRPC", "KillParams", "LaunchParams", "LaunchResult", "ListParams",
     "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",
-    "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "Request", "ResizeParams",
+    "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "ProviderCheck", "ProviderChecks",
+    "ProviderListParams", "Request", "ResizeParams",
     "Response", "Result", "SendMessageParams", "SendParams", "SendResult", "SessionInfo", "SessionList",
     "SessionListParams", "SessionRef", "SessionSendParams", "ShutdownParams", "ShutdownResult", "SpawnParams",
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",

@@ -83,7 +83,7 @@ def test_attach_ends_when_the_agent_exits(daemon, caoctl, caoctl_json):
     term.proc.wait()
 
 
-@pytest.mark.parametrize("args, message", [(["nobody"], "no such agent"), ([], "Missing argument")])
+@pytest.mark.parametrize("args, message", [(["nobody"], "no such agent"), ([], "missing argument 'AGENT'")])
 def test_attach_errors(daemon, args, message):
     term = Terminal([sys.executable, "-m", "caoctl", "attach", *args], daemon.env)
     assert term.pump(lambda t: message.encode() in t.raw), term.raw

@@ -87,3 +87,46 @@ def test_demo_text_output_and_keep(fresh, caoctl, caoctl_json):
     assert len(sessions) == 1 and sessions[0]["name"].startswith("demo-") and sessions[0]["name"] in r.stdout
     sup = next(a for a in sessions[0]["agents"] if a["id"] == sessions[0]["supervisor"])
     assert sup["status"] == "completed"
+
+
+# A folder that holds packages named like ours, as the parent of a clone does (~ with ~/caod).
+# Anything started there with `python -m` (not -P) imports these and fails.
+SHADOWED = ("caod", "caoctl", "providers")
+WHO_RULES = {"rules": [{"match": "^who$", "mcp_call": {"server": "caod", "tool": "list_agents", "args": {}},
+                        "reply": "agents: {result}", "reply_error": "bridge said: {error}", "think": 0}]}
+
+
+@pytest.fixture
+def shadowing_folder(tmp_path):
+    for name in SHADOWED:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(
+            f"raise ImportError('imported the {name}/ of the current folder')\n")
+    return tmp_path
+
+
+def test_a_folder_holding_packages_of_our_names_breaks_nothing(fresh, shadowing_folder):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    installed = Path(sys.executable).parent / "caoctl"  # the entry point people run
+    if not installed.exists():
+        pytest.skip("caoctl is not installed beside this Python (pip install -e .)")
+
+    def run(*args):
+        return subprocess.run([str(installed), *args], cwd=shadowing_folder, env=fresh.env, capture_output=True,
+                              text=True, timeout=90)
+
+    r = run("daemon", "start")
+    assert r.returncode == 0 and "started" in r.stdout, (r.stdout, r.stderr)
+    r = run("spawn", "-p", "scripted", "--cwd", str(shadowing_folder), "--env",
+            "CAO_SCRIPTED_RULES=" + json.dumps(WHO_RULES), "--wait")
+    assert r.returncode == 0, (r.stdout, r.stderr)  # the scripted agent itself started there
+    agent = r.stdout.strip()
+    r = run("send", agent, "who", "--wait", "--timeout", "60")
+    # The MCP bridge started in that folder answered with the daemon's own refusal (not in a
+    # session), so it ran, read the agent's token and reached the daemon; a dead bridge says
+    # "Connection closed".
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert r.stdout.strip().endswith(f"caod refused: agent {agent} is not part of a session"), r.stdout

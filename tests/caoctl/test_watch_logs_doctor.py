@@ -279,14 +279,16 @@ def test_doctor_all_good(daemon, caoctl, caoctl_json):
     assert {c["check"]: c["level"] for c in data}["daemon"] == "ok"
 
 
-def test_doctor_asks_provider_clis_for_their_version_only(daemon, caoctl, tmp_path):
+def test_doctor_asks_provider_clis_for_their_version_only(daemon_factory, caoctl, tmp_path):
     calls = tmp_path / "calls"
     for binary, body in (("claude", 'echo "2.0.1 (Claude Code)"'), ("codex", 'echo "boom" >&2; exit 3')):
         script = tmp_path / binary
         script.write_text(f'#!/bin/sh\necho "{binary} $*" >> {calls}\n{body}\n')
         script.chmod(0o755)
-    env = {**daemon.env, "PATH": f"{tmp_path}:{daemon.env.get('PATH', '')}"}
-    r = caoctl(daemon, "doctor", env=env)
+    daemon = daemon_factory.new(start=False)  # the CLIs are on the daemon's PATH: where spawn finds them
+    daemon.env["PATH"] = f"{tmp_path}:{daemon.env.get('PATH', '')}"
+    daemon.start()
+    r = caoctl(daemon, "doctor", env={**daemon.env, "PATH": os.environ.get("PATH", "")})
     assert r.returncode == 0, (r.stdout, r.stderr)  # a CLI that fails --version is a warning
     checks = _doctor_lines(r.stdout)
     assert checks["provider claude_code"] == f"✓ 2.0.1 (Claude Code) ({tmp_path / 'claude'})"

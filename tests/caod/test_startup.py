@@ -126,7 +126,9 @@ def test_spawn_wait_returns_the_dialog_with_exit_3_and_the_error_with_exit_1(sta
     r = caoctl(startup_daemon, "spawn", "-p", "fatal", "--wait", "--json")
     assert r.returncode == 1
     assert json.loads(r.stdout)["status"] == "exited"
-    assert r.stderr.strip().endswith("exited while starting (exit code 4): Banner art / "
+    error = json.loads(r.stderr)["error"]  # with --json, the error is JSON too
+    assert error["code"] == "failed" and error["exit_code"] == 1
+    assert error["message"].endswith("exited while starting (exit code 4): Banner art / "
                                      "Error: no network for the preflight check")
 
 
