@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from caod import paths
 from caod.logs import log
 from providers.base import Provider, render
 
@@ -52,7 +53,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
                    spawn: "SpawnParams", launch: Launch, session_id: str | None) -> Prepared:
     """The provider's launch arguments and environment; writes the agent's files."""
     folder = home / "agents" / agent_id
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.make_private_dirs(folder)
     env = dict(os.environ)
     agent_home = str(folder / "home") if isolated(spawn) else env.get("HOME", str(Path.home()))
     python = sys.executable
@@ -83,7 +84,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     values["mcp_entries"] = ", ".join(_mcp_entries(spec, servers, values))
     if values["prompt"]:
         prompt_file = folder / "system_prompt.md"
-        prompt_file.write_text(values["prompt"])
+        _write_private(prompt_file, values["prompt"])
         values["prompt_file"] = str(prompt_file)
     _write_private(folder / "mcp.json", json.dumps({"mcpServers": servers}, indent=2))  # holds the token
     if isolated(spawn):
@@ -97,7 +98,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
             target = Path(agent_home) / target
         elif not target.resolve().is_relative_to(folder.resolve()):
             raise ValueError(f"config file outside the agent's folders: {cf.path}")
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.make_private_dirs(target.parent)
         _write_private(target, render(cf.content, values))
     env.update({k: render(v, values) for k, v in spec.env.items()})
     if launch.yolo:
@@ -148,8 +149,7 @@ def _mcp_entries(spec: Provider, servers: dict[str, Any], values: dict[str, str]
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with os.fdopen(paths.open_private(path, os.O_WRONLY | os.O_TRUNC), "w") as fh:
         fh.write(text)
 
 
