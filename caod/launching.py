@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from caod import paths
 from caod.logs import log
+from caod.protocol import ErrorCode
+from caod.rpc import RpcError
 from providers.base import Provider, render
 
 if TYPE_CHECKING:
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from caod.protocol import SpawnParams
 
 BRIDGE_NAME = "caod"  # the MCP server name agents see (tools like caod.handoff)
+# Folders no agent should be let loose in (exact), and trees it should never enter.
+SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin",
+               "/sys", "/usr", "/var", "/usr/bin", "/usr/lib", "/usr/sbin", "/usr/share"}
+SYSTEM_TREES = ("/proc/", "/sys/", "/dev/", "/boot/", "/etc/")
 
 
 @dataclass
@@ -43,6 +49,20 @@ class Prepared:
     args: list[str]
     env: dict[str, str]
     session_id: str | None
+
+
+def working_directory(path: str | None, default: str | None = None) -> str:
+    """The one rule for an agent's folder (agent.spawn, session.launch, workers): a resolved,
+    existing, non-system folder, or a clear error."""
+    raw = path or default
+    if not raw:
+        raise RpcError(ErrorCode.BAD_DIRECTORY, "no working directory given")
+    resolved = os.path.realpath(os.path.expanduser(raw))
+    if not os.path.isdir(resolved):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"working directory does not exist: {raw}")
+    if resolved in SYSTEM_DIRS or resolved.startswith(SYSTEM_TREES):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"refusing a system folder as working directory: {resolved}")
+    return resolved
 
 
 def isolated(spawn: "SpawnParams") -> bool:
