@@ -18,7 +18,7 @@ import providers
 from caod import leftovers
 from caod.agent import Agent
 from caod.events import EventBus
-from caod.launching import Launch, prepare_launch
+from caod.launching import Launch, prepare_launch, working_directory
 from caod.logs import log
 from caod.names import check_name
 from caod.protocol import ErrorCode, SpawnParams
@@ -72,9 +72,7 @@ class AgentManager:
             provider = providers.get(p.provider)
         except (providers.UnknownProvider, providers.BadProvider) as e:
             raise RpcError(ErrorCode.NO_SUCH_PROVIDER, str(e)) from None
-        cwd = os.path.abspath(os.path.expanduser(p.cwd or os.getcwd()))
-        if not os.path.isdir(cwd):
-            raise RpcError(ErrorCode.INVALID_PARAMS, f"working directory does not exist: {cwd}")
+        cwd = working_directory(p.cwd, os.getcwd())
         if not (1 <= p.rows <= MAX_ROWS and 1 <= p.cols <= MAX_COLS):
             raise RpcError(ErrorCode.INVALID_PARAMS, f"size must be within 1..{MAX_ROWS} rows, 1..{MAX_COLS} cols")
         if p.name is not None:

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from caod import paths
 from caod.logs import log
+from caod.protocol import ErrorCode
 from caod.pyexec import module_args, module_argv
+from caod.rpc import RpcError
 from providers.base import Provider, render
 
 if TYPE_CHECKING:
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
     from caod.protocol import SpawnParams
 
 BRIDGE_NAME = "caod"  # the MCP server name agents see (tools like caod.handoff)
+# Folders no agent should be let loose in (exact), and trees it should never enter.
+SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin",
+               "/sys", "/usr", "/var", "/usr/bin", "/usr/lib", "/usr/sbin", "/usr/share"}
+SYSTEM_TREES = ("/proc/", "/sys/", "/dev/", "/boot/", "/etc/")
 
 
 @dataclass
@@ -45,6 +52,20 @@ class Prepared:
     session_id: str | None
 
 
+def working_directory(path: str | None, default: str | None = None) -> str:
+    """The one rule for an agent's folder (agent.spawn, session.launch, workers): a resolved,
+    existing, non-system folder, or a clear error."""
+    raw = path or default
+    if not raw:
+        raise RpcError(ErrorCode.BAD_DIRECTORY, "no working directory given")
+    resolved = os.path.realpath(os.path.expanduser(raw))
+    if not os.path.isdir(resolved):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"working directory does not exist: {raw}")
+    if resolved in SYSTEM_DIRS or resolved.startswith(SYSTEM_TREES):
+        raise RpcError(ErrorCode.BAD_DIRECTORY, f"refusing a system folder as working directory: {resolved}")
+    return resolved
+
+
 def isolated(spawn: "SpawnParams") -> bool:
     return spawn.isolate_home or os.environ.get("CAOD_ISOLATE_HOME") == "1"
 
@@ -53,7 +74,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
                    spawn: "SpawnParams", launch: Launch, session_id: str | None) -> Prepared:
     """The provider's launch arguments and environment; writes the agent's files."""
     folder = home / "agents" / agent_id
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.make_private_dirs(folder)
     env = dict(os.environ)
     agent_home = str(folder / "home") if isolated(spawn) else env.get("HOME", str(Path.home()))
     python = sys.executable
@@ -84,7 +105,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
     values["mcp_entries"] = ", ".join(_mcp_entries(spec, servers, values))
     if values["prompt"]:
         prompt_file = folder / "system_prompt.md"
-        prompt_file.write_text(values["prompt"])
+        _write_private(prompt_file, values["prompt"])
         values["prompt_file"] = str(prompt_file)
     _write_private(folder / "mcp.json", json.dumps({"mcpServers": servers}, indent=2))  # holds the token
     if isolated(spawn):
@@ -98,7 +119,7 @@ def prepare_launch(spec: Provider, *, home: Path, socket: Path, agent_id: str, t
             target = Path(agent_home) / target
         elif not target.resolve().is_relative_to(folder.resolve()):
             raise ValueError(f"config file outside the agent's folders: {cf.path}")
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.make_private_dirs(target.parent)
         _write_private(target, render(cf.content, values))
     env.update({k: render(v, values) for k, v in spec.env.items()})
     if launch.yolo:
@@ -149,8 +170,7 @@ def _mcp_entries(spec: Provider, servers: dict[str, Any], values: dict[str, str]
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with os.fdopen(paths.open_private(path, os.O_WRONLY | os.O_TRUNC), "w") as fh:
         fh.write(text)
 
 

@@ -10,6 +10,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from caod import paths
+
 _json = structlog.processors.JSONRenderer()
 _console = structlog.dev.ConsoleRenderer(colors=False)
 
@@ -41,8 +43,8 @@ def configure(log_file: Path, level: str = "info", console: TextIO | None = None
     """Log to `log_file`; also to `console` (default: stderr when it is a TTY)."""
     if console is None and (sys.stderr.isatty() or os.environ.get("JOURNAL_STREAM")):
         console = sys.stderr  # a terminal, or the journal (which adds its own timestamps)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(log_file, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the daemon
+    paths.make_private_dirs(log_file.parent)
+    fh = os.fdopen(paths.open_private(log_file, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8")  # noqa: SIM115
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

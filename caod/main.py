@@ -22,7 +22,20 @@ class StartupError(Exception):
 def _take_lock(sock_path: Path) -> int:
     """Hold an exclusive lock for this socket path for the daemon's lifetime."""
     lock_path = sock_path.with_name(sock_path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:  # never through a link: it would have us overwrite whatever file it points at
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StartupError(f"{lock_path} is a symbolic link; caod does not follow it: "
+                               f"remove it (rm {lock_path}) and start again") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+        os.close(fd)
+        what = "is not a regular file" if not stat.S_ISREG(st.st_mode) else f"belongs to uid {st.st_uid}, not to you"
+        raise StartupError(f"{lock_path} {what}: remove it, or use --socket in a folder of your own")
+    if st.st_mode & 0o077:
+        os.fchmod(fd, 0o600)  # ours, from an older caod
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
@@ -75,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(os.fsencode(sock_path)) > paths.MAX_SOCKET_PATH:
             raise StartupError(f"socket path is too long for a Unix socket ({len(str(sock_path))} bytes): {sock_path}")
         if inherited is None:
-            paths.ensure_private_dir(sock_path.parent)
+            paths.ensure_socket_dir(sock_path.parent)
         paths.ensure_private_dir(home)
         lock_fd = _take_lock(sock_path)
         if inherited is None:

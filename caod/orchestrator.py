@@ -12,6 +12,7 @@ import time
 
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.inputs import sanitize
+from caod.launching import working_directory
 from caod.protocol import (
     AgentInfo,
     AgentList,
@@ -26,7 +27,7 @@ from caod.protocol import (
     TokenParams,
 )
 from caod.rpc import RpcError
-from caod.sessions import Session, spec_yolo, working_directory
+from caod.sessions import Session, spec_yolo
 from caod.status import Status
 from caod.turns import NotReady, NotStarted, run_turn
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from caod.launching import Launch
+from caod.launching import Launch, working_directory
 from caod.inbox import USER
 from caod.logs import log
 from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from caod.daemon import Daemon
 
 SESSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Folders no agent should be let loose in (exact), and trees it should never enter.
-SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin",
-               "/sys", "/usr", "/var", "/usr/bin", "/usr/lib", "/usr/sbin", "/usr/share"}
-SYSTEM_TREES = ("/proc/", "/sys/", "/dev/", "/boot/", "/etc/")
 STOP_GRACE_S = 3.0
 
 
@@ -42,19 +38,6 @@ class Session:
     @property
     def active(self) -> bool:
         return self.ended_at is None
-
-
-def working_directory(path: str | None, default: str | None = None) -> str:
-    """A resolved, existing, non-system folder, or a clear error."""
-    raw = path or default
-    if not raw:
-        raise RpcError(ErrorCode.BAD_DIRECTORY, "no working directory given")
-    resolved = os.path.realpath(os.path.expanduser(raw))
-    if not os.path.isdir(resolved):
-        raise RpcError(ErrorCode.BAD_DIRECTORY, f"working directory does not exist: {raw}")
-    if resolved in SYSTEM_DIRS or resolved.startswith(SYSTEM_TREES):
-        raise RpcError(ErrorCode.BAD_DIRECTORY, f"refusing a system folder as working directory: {resolved}")
-    return resolved
 
 
 class SessionManager:

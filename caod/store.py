@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import aiosqlite
 
+from caod import paths
 from caod.logs import log
 
 SCHEMA_VERSION = 2
@@ -83,6 +84,7 @@ class Store:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.prepare_database(self.path)  # 0600, and so are the -wal and -shm SQLite makes
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")

@@ -9,15 +9,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from caod import paths
+
 DEFAULT_CAP = 8 << 20
+
+
+def _open(path: Path):
+    """Append, 0600: what an agent printed is the owner's to read."""
+    return os.fdopen(paths.open_private(path, os.O_WRONLY | os.O_APPEND), "ab", buffering=1 << 16)
 
 
 class Transcript:
     def __init__(self, path: Path, cap: int = DEFAULT_CAP):
         self.path = path
         self.cap = cap
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "ab", buffering=1 << 16)  # noqa: SIM115
+        paths.make_private_dirs(path.parent)
+        self._file = _open(path)
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
@@ -31,7 +38,7 @@ class Transcript:
     def _rotate(self) -> None:
         self._file.close()
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-        self._file = open(self.path, "ab", buffering=1 << 16)  # noqa: SIM115
+        self._file = _open(self.path)
         self._size = 0
 
     def flush(self) -> None:

@@ -29,11 +29,14 @@ def start_daemon(sock: Path, home: str | None, timeout: float) -> tuple[DaemonSt
     except DaemonUnavailable:
         pass
     home_dir = paths.home_dir(home)
-    paths.ensure_private_dir(home_dir)
+    try:
+        paths.ensure_private_dir(home_dir)
+    except paths.UnsafeFolder as e:
+        raise CommandFailed(str(e)) from None
     out_path = home_dir / "caod.out"
     read_fd, write_fd = os.pipe()
     cmd = [*module_argv("caod"), "--socket", str(sock), "--home", str(home_dir), "--ready-fd", str(write_fd)]
-    with open(out_path, "ab") as out:
+    with os.fdopen(paths.open_private(out_path, os.O_WRONLY | os.O_APPEND), "ab") as out:
         proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                 start_new_session=True)
     os.close(write_fd)

@@ -120,7 +120,10 @@ def _socket(sock: Path, running: bool) -> list[Check]:
     if not folder.exists():
         return [Check("socket folder", "info", f"{folder} does not exist yet",
                       "caoctl daemon start creates it (0700)")]
-    checks = [_private(folder, 0o700, "socket folder", "folder")]
+    if paths.shared_sticky(folder.stat()):  # like /tmp: caod allows it, see paths.socket_dir_problem
+        checks = [Check("socket folder", "ok", f"{folder} is shared and sticky: only you can remove your socket")]
+    else:
+        checks = [_private(folder, 0o700, "socket folder", "folder")]
     if not os.path.lexists(sock):
         checks.append(Check("socket", "warn" if not running else "error", f"no socket at {sock}",
                             "start the daemon: caoctl daemon start"))
@@ -140,8 +143,8 @@ def _home(home: Path) -> Check:
         return Check("home", "error", f"{home} is not writable by you", f"chmod u+rwx {home}")
     mode = stat.S_IMODE(home.stat().st_mode)
     if mode & 0o077:
-        return Check("home", "warn", f"{home} is writable but {mode:04o}: others can read transcripts",
-                     f"chmod 700 {home}")
+        return Check("home", "error", f"{home} is {mode:04o}: others can get at what caod keeps there, "
+                     "so caod refuses it", f"chmod 700 {home}")
     return Check("home", "ok", f"{home} is writable")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from caoctl.common import EXIT_WAITING, CommandFailed, connect, env_pairs, json_option
@@ -33,6 +35,7 @@ def command(ctx, provider, cwd, name, env, args, rows, cols, isolate_home, yolo,
     API key) prints its id, then the dialog's text, and exits 3; one that shows
     an error, never gets ready, or exits while starting prints why and exits 1.
     """
+    cwd = os.path.abspath(cwd) if cwd else os.getcwd()  # the caller's folder, not the daemon's
     with connect(ctx) as c:
         info = c.call(
             "agent.spawn",

@@ -9,11 +9,13 @@ from typing import Any
 
 import yaml
 
+from caod.profiles import bounded_yaml
 from caod.protocol import ProfileInfo
 
 ROLES = ("supervisor", "developer", "reviewer")
 DEFAULT_ROLE = "developer"
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_PROFILE_BYTES = 256 * 1024  # a long system prompt is tens of KiB; checked before anything is parsed
 BUILTIN = "builtin"
 USER = "user"
 
@@ -127,7 +129,11 @@ def _split(text: str) -> tuple[str, str, int]:
 
 def _load_yaml(front: str, first_line: int) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(front)
+        data = bounded_yaml.load(front)
+    except bounded_yaml.TooBig as e:
+        mark = e.mark
+        where = f" (line {first_line + mark.line}, column {mark.column + 1})" if mark is not None else ""
+        raise _Invalid(f"{e.problem}{where}") from None
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or getattr(e, "context", None) or str(e)
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
@@ -280,12 +286,20 @@ def _build(data: dict[str, Any], body: str) -> Profile:
     )
 
 
+def check_size(size: int, source: str) -> None:
+    """Refuse a profile of `size` bytes over MAX_PROFILE_BYTES, before it is read or parsed."""
+    if size > MAX_PROFILE_BYTES:
+        problem = f"it is {size} bytes; a profile may be at most {MAX_PROFILE_BYTES // 1024} KiB"
+        raise ProfileError(f"invalid profile {source}: {problem}", source, problem)
+
+
 def parse_profile(text: str, source: str, *, origin: str = USER, path: str = "") -> Profile:
     """Parse and validate one profile; raise ProfileError with a one-line message.
 
     `source` names the text in messages (a path, or "<stdin>"); `origin` and
     `path` are recorded on the Profile.
     """
+    check_size(len(text.encode("utf-8", "replace")), source)
     try:
         front, body, first_line = _split(text)
         profile = _build(_load_yaml(front, first_line), body)

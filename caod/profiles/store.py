@@ -7,6 +7,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from caod import paths
 from caod.profiles.parse import (
     BUILTIN,
     NAME_RE,
@@ -15,6 +16,7 @@ from caod.profiles.parse import (
     Profile,
     ProfileError,
     ProfileExists,
+    check_size,
     parse_profile,
 )
 
@@ -67,6 +69,7 @@ class ProfileStore:
         return self.dir / f"{name}.md"
 
     def _read_user(self, path: Path) -> Profile:
+        check_size(path.stat().st_size, str(path))  # before reading it all
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -154,7 +157,7 @@ class ProfileStore:
         return self.install(found.text, f"builtin/{name}.md", force=force)
 
     def _write(self, target: Path, text: str) -> None:
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.make_private_dirs(self.dir)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{target.stem}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:

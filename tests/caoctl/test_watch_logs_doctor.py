@@ -313,6 +313,22 @@ def test_doctor_finds_an_open_socket_folder(daemon, caoctl, caoctl_json):
         os.chmod(daemon.socket_dir, 0o700)
 
 
+def test_doctor_agrees_with_the_daemon_on_shared_sticky_folders_and_open_homes(daemon_factory, caoctl):
+    d = daemon_factory.new(start=False)
+    os.chmod(d.socket_dir, 0o1777)  # like /tmp: the daemon allows it, so doctor does too
+    d.start()
+    checks = _doctor_lines(caoctl(d, "doctor").stdout)
+    assert checks["socket folder"].startswith("✓") and "shared and sticky" in checks["socket folder"]
+    os.chmod(d.home, 0o755)  # the daemon would refuse this home at its next start
+    try:
+        r = caoctl(d, "doctor")
+        assert r.returncode == 1
+        assert _doctor_lines(r.stdout)["home"].startswith(f"✗ {d.home} is 0755")
+        assert f"chmod 700 {d.home}" in _doctor_lines(r.stdout)["home"]
+    finally:
+        os.chmod(d.home, 0o700)
+
+
 def test_doctor_daemon_down(daemon, caoctl):
     daemon.stop()
     r = caoctl(daemon, "doctor")

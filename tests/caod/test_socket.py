@@ -37,12 +37,14 @@ def test_socket_and_folder_are_private(daemon):
     assert mode(daemon.home) == 0o700
 
 
-def test_loose_folder_is_tightened(daemon_factory):
+def test_loose_folder_is_refused_not_changed(daemon_factory):
     d = daemon_factory.new(start=False)
-    os.chmod(d.socket_dir, 0o755)
-    d.start()
-    assert mode(d.socket_dir) == 0o700
-    assert mode(d.socket) == 0o600
+    os.chmod(d.socket_dir, 0o755)  # a folder we did not make: say so, never chmod it
+    d.start(expect_ready=False)
+    assert d.proc.wait(timeout=15) == 1
+    assert f"the socket folder {d.socket_dir} is 0755" in d.stderr() and f"chmod 700 {d.socket_dir}" in d.stderr()
+    assert mode(d.socket_dir) == 0o755
+    assert not d.socket.exists()
 
 
 def test_stale_socket_file_is_replaced(daemon_factory):
