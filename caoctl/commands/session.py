@@ -75,15 +75,19 @@ def status(ctx, name, workers, as_json):
 @click.argument("name")
 @click.argument("message")
 @click.option("--agent", help="An agent of the session (default: its supervisor).")
-@click.option("--async", "is_async", is_flag=True, help="Queue the message and return at once.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)
+@click.option("--async", "is_async", is_flag=True, help="Queue the message, print its id and return at once.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Seconds to wait for the answer, queueing included.")
 @json_option
 @click.pass_context
 def send(ctx, name, message, agent, is_async, timeout, as_json):
     """Send MESSAGE to the session's supervisor (or --agent) and print the answer.
 
-    Exit codes as for `caoctl send --wait`; with --async the message waits in
-    the agent's inbox until it is ready.
+    The message goes into the agent's durable inbox (stored before this
+    returns) and is typed in when the agent is ready, so a busy supervisor
+    answers once its current turn is over. Exit codes as for `caoctl send
+    --wait`; on timeout (124) the message stays queued. With --async, prints
+    the message's id and returns at once.
     """
     if message == "-":
         message = sys.stdin.read()
@@ -93,7 +97,9 @@ def send(ctx, name, message, agent, is_async, timeout, as_json):
                         timeout=None if is_async else timeout + 30)
     if as_json:
         emit_json(result)
-    elif not is_async and result.answer is not None:
+    elif is_async:
+        click.echo(result.message)
+    elif result.answer is not None:
         click.echo(result.answer)
     if is_async or result.ended is Status.COMPLETED:
         return
