@@ -250,6 +250,30 @@ def test_logs_follow_agent_prints_lines_as_they_scroll(daemon, client, ready_age
     assert r.returncode == 0 and "new 59" in r.stdout and "has exited" in r.stderr, (r.stdout[-300:], r.stderr)
 
 
+THINKER = {"rules": [{"match": r"^think (?P<what>\w+)$", "reply": "thought about {what}", "think": 1.5}]}
+
+
+def test_logs_follow_agent_shows_lines_as_drawn(daemon, client, ready_agent, send, caoctl):
+    agent = ready_agent(client, THINKER, name="thinker")  # 40 rows: nothing below scrolls off
+    send(client, agent.id, "think before")
+    drawn = caoctl(daemon, "logs", "--agent", "thinker").stdout.splitlines()
+    follow = Lines(_caoctl_argv("logs", "-f", "--agent", "thinker", "-n", "3"), daemon.env)
+    try:
+        # the last 3 lines drawn so far, then the live ones
+        first = follow.until(lambda seen: len(seen) >= 3)
+        assert first[:3] == [line.strip() for line in drawn[-3:]], (first, drawn)
+        assert "● thought about before" not in first
+        send(client, agent.id, "think now", wait=False)
+        seen = follow.until(lambda seen: "● thought about now" in seen, timeout=15)
+        # printed while the answer is still on the agent's screen, not a screen later
+        screen = client.call("agent.output", {"agent": agent.id}).text
+        assert "● thought about now" in screen and "> think now" in seen
+        assert not any("Thinking" in line for line in seen), seen  # 15 spinner ticks, none printed
+        assert seen.count("● thought about now") == 1 and "● thought about before" not in seen
+    finally:
+        follow.stop()
+
+
 # ---------------------------------------------------------------- doctor
 
 
