@@ -29,6 +29,11 @@ def ago(ts: float) -> str:
     return f"{secs // 3600:.0f}h{secs % 3600 // 60:02.0f}m"
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 agent`, `2 agents`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def table(headers: list[str], rows: Iterable[list[str]]) -> str:
     rows = [list(map(str, r)) for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]

@@ -26,7 +26,7 @@ from caod.protocol import (
     TokenParams,
 )
 from caod.rpc import RpcError
-from caod.sessions import Session, spec_yolo, working_directory
+from caod.sessions import Session, spec_isolated, spec_yolo, working_directory
 from caod.status import Status
 from caod.turns import NotReady, NotStarted, run_turn
 
@@ -73,6 +73,7 @@ class Orchestrator:
         return self._d.sessions.spawn_from_profile(
             profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
             yolo=spec_yolo(caller), cwd=cwd, parent=caller.id, rows=caller.rows, cols=caller.cols,
+            isolate_home=spec_isolated(caller),
         )
 
     # ------------------------------------------------------------ tools

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from caoctl.common import CommandFailed, json_option
+from caoctl.complete import provider_names
 from caoctl.output import emit_json, table
 from caod.status import Status
 
@@ -196,7 +197,8 @@ def list_cmd(as_json):
 
 
 @command.command("classify")
-@click.option("--provider", "-p", "provider_name", required=True, help="Provider name.")
+@click.option("--provider", "-p", "provider_name", required=True, shell_complete=provider_names,
+              help="Provider name.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--raw", is_flag=True,
               help="FILE is a raw byte stream (cursor moves, CR redraws): render it with the daemon's screen.")

@@ -7,6 +7,7 @@ import sys
 import click
 
 from caoctl.common import EXIT_FAILED, EXIT_WAITING, CommandFailed, connect, json_option
+from caoctl.complete import agent_ids, session_names
 from caoctl.output import ago, emit_json, table
 from caod.protocol import SessionInfo, SessionListParams, SessionRef, SessionSendParams
 from caod.status import Status
@@ -45,7 +46,7 @@ def list_sessions(ctx, show_all, as_json):
 
 
 @command.command("status")
-@click.argument("name")
+@click.argument("name", shell_complete=session_names)
 @click.option("--workers", is_flag=True, help="List every agent of the session.")
 @json_option
 @click.pass_context
@@ -72,9 +73,9 @@ def status(ctx, name, workers, as_json):
 
 
 @command.command("send")
-@click.argument("name")
+@click.argument("name", shell_complete=session_names)
 @click.argument("message")
-@click.option("--agent", help="An agent of the session (default: its supervisor).")
+@click.option("--agent", shell_complete=agent_ids, help="An agent of the session (default: its supervisor).")
 @click.option("--async", "is_async", is_flag=True, help="Queue the message, print its id and return at once.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
               help="Seconds to wait for the answer, queueing included.")

@@ -133,7 +133,7 @@ def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path
     one_line_error(caoctl(team, "launch", "--agents", "developer", "--headless"), 1, "names no provider")
     one_line_error(caoctl(team, "session", "status", "ghost"), 1, "no such session")
     r = caoctl(team, "shutdown", "--session", "a1")
-    assert r.returncode == 0 and "shut down a1 (1 agents stopped)" in r.stdout
+    assert r.returncode == 0 and "shut down a1 (1 agent stopped)" in r.stdout
     assert [s["name"] for s in caoctl_json(team, "session", "list")] == ["a2", "a3"]
     assert [a["status"] for a in caoctl_json(team, "session", "status", "a1")["agents"]] == ["exited"]
     assert {s["name"]: s["active"] for s in caoctl_json(team, "session", "list", "--all")} == {

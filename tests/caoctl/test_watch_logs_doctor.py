@@ -373,3 +373,25 @@ def test_dynamic_completion_of_agent_ids(daemon, caoctl):
     daemon.stop()
     r = _complete(daemon, "caoctl attach ", 2)  # no daemon: no completions and no error
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr == ""
+
+
+def test_completion_of_providers_profiles_and_agents(daemon, caoctl):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--name", "comp", "--wait").stdout.strip()
+    providers = _complete(daemon, "caoctl spawn -p ", 3).stdout.splitlines()
+    assert "plain,scripted" in providers and "plain,claude_code" in providers, providers
+    assert _complete(daemon, "caoctl launch --provider qw", 3).stdout.splitlines() == ["plain,qwen_code"]
+    assert _complete(daemon, "caoctl provider classify --provider scr", 4).stdout.splitlines() == ["plain,scripted"]
+    assert _complete(daemon, "caoctl launch --agents ", 3).stdout.splitlines() == [
+        "plain,code_supervisor", "plain,developer", "plain,reviewer"]
+    assert _complete(daemon, "caoctl profile show dev", 3).stdout.splitlines() == ["plain,developer"]
+    assert _complete(daemon, "caoctl events --agent co", 3).stdout.splitlines() == ["plain,comp"]
+    assert f"plain,{agent}" in _complete(daemon, "caoctl session send crew hi --agent ", 6).stdout
+
+
+def test_help_lists_every_command_whole(caoctl, daemon):
+    listing = caoctl(daemon, "--help").stdout
+    hook = next(line for line in listing.splitlines() if line.strip().startswith("hook "))
+    assert "Report an agent CLI's own event" in hook and not hook.rstrip().endswith("(e.g."), hook
+    text = caoctl(daemon, "hook", "--help", env={**daemon.env, "COLUMNS": "80"}).stdout
+    assert "caoctl hook Stop" in text and "caoctl hook notify PAYLOAD" in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
