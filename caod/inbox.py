@@ -2,7 +2,8 @@
 
 A message is committed to SQLite before `post` returns. Delivery is driven by
 status events: the moment a receiver turns idle or completed, its oldest
-pending message is typed into it. One delivery per receiver at a time (a
+pending message is typed into it (a person's message also when it shows an
+error screen, which typing gets it past). One delivery per receiver at a time (a
 flag plus the agent's input lock), first in first out, each message once:
 it is marked delivered in SQLite before its text reaches the PTY.
 
