@@ -1,4 +1,4 @@
-"""Dynamic shell completion: live agent ids and names, session names.
+"""Dynamic shell completion: live agent ids and names, session names, profile and provider names.
 
 Click calls these while the shell asks for completions. They ask the daemon
 with a short timeout and return nothing at all when it is down or slow, so a
@@ -12,6 +12,7 @@ from click.shell_completion import CompletionItem
 
 from caod import paths
 from caoctl.client import Client
+from caoctl.output import counted
 
 CONNECT_TIMEOUT = 0.5
 CALL_TIMEOUT = 1.5
@@ -55,7 +56,27 @@ def session_names(ctx: click.Context, _param: click.Parameter, incomplete: str) 
     if result is None:
         return []
     return [
-        CompletionItem(s.name, help=f"{len(s.agents)} agents in {s.cwd}")
+        CompletionItem(s.name, help=f"{counted(len(s.agents), 'agent')} in {s.cwd}")
         for s in result.sessions
         if s.name.startswith(incomplete)
     ]
+
+
+def profile_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Names of the daemon's profiles (built-in and installed) that start with `incomplete`."""
+    result = _ask(ctx, "profile.list", {})
+    if result is None:
+        return []
+    return [CompletionItem(p.name, help=(p.description.strip().splitlines() or [p.role])[0][:60])
+            for p in result.profiles if p.name.startswith(incomplete)]
+
+
+def provider_names(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Provider names (built-in and from the providers folder) that start with `incomplete`."""
+    import providers
+
+    try:
+        names = providers.names()
+    except OSError:
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]

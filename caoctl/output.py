@@ -49,6 +49,11 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 agent`, `2 agents`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def table(headers: list[str], rows: Iterable[list[str]]) -> str:
     rows = [[visible(c) for c in r] for r in rows]
     widths = [max([display_width(h)] + [display_width(r[i]) for r in rows]) for i, h in enumerate(headers)]

@@ -2,9 +2,14 @@
 
 A message is committed to SQLite before `post` returns. Delivery is driven by
 status events: the moment a receiver turns idle or completed, its oldest
-pending message is typed into it. One delivery per receiver at a time (a
+pending message is typed into it (a person's message also when it shows an
+error screen, which typing gets it past). One delivery per receiver at a time (a
 flag plus the agent's input lock), first in first out, each message once:
 it is marked delivered in SQLite before its text reaches the PTY.
+
+A caller may follow a message (`post(..., turn=future)`): the future gets the
+Turn that took it (caod.turns), so `session send` can wait for the answer to
+its own message however long the receiver is busy first.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from caod.logs import log
 from caod.protocol import Event, MessageInfo
 from caod.status import EventKind, Status
 from caod.store import Store
+from caod.turns import Turn, start_turn
 
 if TYPE_CHECKING:
     from caod.agent import Agent
@@ -38,6 +44,7 @@ class Inbox:
         self._busy: set[str] = set()  # receivers with a delivery under way
         self._unacked: dict[str, int] = {}  # receiver -> message id awaiting the turn's end
         self._taken: set[int] = set()  # of those, the ids whose turn has started
+        self._followed: dict[int, tuple[str, asyncio.Future]] = {}  # message id -> (receiver, its Turn)
         self._next_id = 0
 
     async def load(self) -> None:
@@ -58,8 +65,13 @@ class Inbox:
             self._pending[receiver].append(MessageInfo(mid, sender, receiver, "pending", created, body=body))
         self._bus.subscribe(self._on_event)
 
-    async def post(self, sender: str, receiver: "Agent", body: str) -> MessageInfo:
-        """Store a message (committed before this returns) and deliver it when possible."""
+    async def post(self, sender: str, receiver: "Agent", body: str,
+                   turn: asyncio.Future | None = None) -> MessageInfo:
+        """Store a message (committed before this returns) and deliver it when possible.
+
+        `turn`, if given, gets the Turn that takes the message (Turn(EXITED) if the
+        receiver exits first); drop it with `unfollow` when no longer wanted.
+        """
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
         await self._store.write(
@@ -67,12 +79,20 @@ class Inbox:
             (msg.id, sender, receiver.id, body, "pending", msg.created_at),
         )
         self._pending[receiver.id].append(msg)
+        if turn is not None:
+            self._followed[msg.id] = (receiver.id, turn)
         self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": sender, "state": "queued"})
         self.kick(receiver)
         return msg
 
     def depth(self, agent_id: str) -> int:
         return len(self._pending.get(agent_id, ()))
+
+    def is_pending(self, message_id: int, agent_id: str) -> bool:
+        return any(m.id == message_id for m in self._pending.get(agent_id, ()))
+
+    def unfollow(self, message_id: int) -> None:
+        self._followed.pop(message_id, None)
 
     async def list(self, agent: str | None, pending_only: bool, limit: int) -> list[MessageInfo]:
         await self._store.flush()
@@ -102,7 +122,11 @@ class Inbox:
                 del self._unacked[event.agent]
                 self._taken.discard(mid)
                 self._store.write("UPDATE messages SET status='acknowledged' WHERE id=?", (mid,))
-        if event.new.ready and self._pending.get(event.agent):
+        if event.new is Status.EXITED:  # nothing queued for it will be taken now
+            for mid, (receiver, turn) in list(self._followed.items()):
+                if receiver == event.agent and not turn.done():
+                    turn.set_result(Turn(Status.EXITED, None))
+        if (event.new.ready or event.new is Status.ERROR) and self._pending.get(event.agent):
             agent = self._agents.agents.get(event.agent)
             if agent is not None:
                 self.kick(agent)
@@ -111,7 +135,7 @@ class Inbox:
         """Start delivering to `agent` if it is ready and nothing else is under way."""
         if agent.id in self._busy or not self._pending.get(agent.id):
             return
-        if not agent.status.ready or not agent.takes_input:
+        if not _takes(agent, self._pending[agent.id][0]):
             return
         self._busy.add(agent.id)
         asyncio.get_running_loop().create_task(self._deliver_one(agent))
@@ -120,7 +144,7 @@ class Inbox:
         try:
             async with agent.input_lock:
                 queue = self._pending.get(agent.id)
-                if not queue or not agent.status.ready or not agent.takes_input:
+                if not queue or not _takes(agent, queue[0]):
                     return
                 msg = queue[0]
                 now = time.time()
@@ -128,17 +152,53 @@ class Inbox:
                     "UPDATE messages SET status='delivered', delivered_at=? WHERE id=?", (now, msg.id)
                 )
                 queue.popleft()
-                if not agent.status.ready or not agent.takes_input:  # it moved while we committed
+                if not _takes(agent, msg):  # it moved while we committed
                     queue.appendleft(msg)
                     self._store.write("UPDATE messages SET status='pending', delivered_at=NULL WHERE id=?", (msg.id,))
                     return
-                agent.deliver(format_message(msg.sender, msg.body))
+                self._type(agent, msg)
                 self._unacked[agent.id] = msg.id
                 self._bus.publish(EventKind.MESSAGE, agent.id, detail={"id": msg.id, "from": msg.sender, "state": "delivered"})
         except Exception as e:  # the message stays pending; the next ready event retries
             log.error("message delivery failed", agent=agent.id, error=repr(e))
         finally:
             self._busy.discard(agent.id)
+
+
+    def _type(self, agent: "Agent", msg: MessageInfo) -> None:
+        """Type the message in; a follower of it gets the turn it starts."""
+        text = format_message(msg.sender, msg.body)
+        followed = self._followed.pop(msg.id, None)
+        if followed is None or followed[1].done():
+            agent.deliver(text)
+            return
+        follower = followed[1]
+        try:
+            turn = start_turn(agent, text)
+        except Exception as e:
+            follower.set_exception(e)
+            raise
+
+        def over(fut: asyncio.Future) -> None:
+            if follower.done():
+                return
+            if fut.cancelled():
+                follower.cancel()
+            elif fut.exception() is not None:
+                follower.set_exception(fut.exception())  # type: ignore[arg-type]
+            else:
+                follower.set_result(fut.result())
+
+        turn.add_done_callback(over)
+        follower.add_done_callback(lambda f: turn.cancel() if f.cancelled() else None)
+
+
+def _takes(agent: "Agent", msg: MessageInfo) -> bool:
+    """Whether `agent` takes `msg` now: when ready; a person's message also at an error
+    screen, where typing is how one gets a CLI past it (as `caoctl send` does)."""
+    if not agent.takes_input:
+        return False
+    return agent.status.ready or (agent.status is Status.ERROR and msg.sender == USER)
 
 
 def format_message(sender: str, body: str) -> str:

@@ -27,7 +27,7 @@ from caod.protocol import (
     TokenParams,
 )
 from caod.rpc import RpcError
-from caod.sessions import Session, spec_yolo
+from caod.sessions import Session, spec_isolated, spec_yolo
 from caod.status import Status
 from caod.turns import NotReady, NotStarted, run_turn
 
@@ -74,6 +74,7 @@ class Orchestrator:
         return self._d.sessions.spawn_from_profile(
             profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
             yolo=spec_yolo(caller), cwd=cwd, parent=caller.id, rows=caller.rows, cols=caller.cols,
+            isolate_home=spec_isolated(caller),
         )
 
     # ------------------------------------------------------------ tools

@@ -72,12 +72,14 @@ class SessionManager:
     # ------------------------------------------------------------ launching
 
     def spawn_from_profile(self, profile: Profile, session: Session, *, provider: str | None, model: str | None,
-                           yolo: bool, cwd: str, parent: str | None, rows: int = 40, cols: int = 120) -> "Agent":
+                           yolo: bool, cwd: str, parent: str | None, rows: int = 40, cols: int = 120,
+                           isolate_home: bool = False) -> "Agent":
         chosen = provider or profile.provider
         if not chosen:
             raise RpcError(ErrorCode.INVALID_PARAMS,
                            f"profile {profile.name!r} names no provider: choose one (e.g. --provider scripted)")
-        params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols, env=dict(session.env))
+        params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols, env=dict(session.env),
+                             isolate_home=isolate_home)
         launch = Launch(session=session.name, profile=profile, role=profile.role, parent=parent, model=model, yolo=yolo)
         return self._d.agents.spawn(params, launch)
 
@@ -95,7 +97,8 @@ class SessionManager:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
         session = Session(name, cwd, time.time(), env=dict(p.env))
         supervisor = self.spawn_from_profile(profile, session, provider=p.provider, model=p.model, yolo=p.yolo,
-                                             cwd=cwd, parent=None, rows=p.rows, cols=p.cols)
+                                             cwd=cwd, parent=None, rows=p.rows, cols=p.cols,
+                                             isolate_home=p.isolate_home)
         session.supervisor = supervisor.id
         self.sessions[name] = session
         await self._d.store.write(
@@ -137,4 +140,12 @@ def spec_yolo(agent: "Agent") -> bool:
     try:
         return bool(json.loads(agent.spec or "{}").get("yolo"))
     except ValueError:
+        return False
+
+
+def spec_isolated(agent: "Agent") -> bool:
+    """Whether `agent` was started with a private HOME (its workers get one too)."""
+    try:
+        return bool(json.loads(agent.spec or "{}").get("spawn", {}).get("isolate_home"))
+    except (ValueError, AttributeError):
         return False

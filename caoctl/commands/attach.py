@@ -34,18 +34,21 @@ def _write_all(fd: int, data: bytes) -> None:
 @click.command("attach")
 @click.argument("agent", shell_complete=agent_ids)
 @click.option("--no-resize", is_flag=True, help="Keep the agent's size instead of fitting it to this terminal.")
+@click.option("--resize-on-change", is_flag=True,
+              help="Keep the agent's size until this terminal's size changes, then fit it "
+                   "(caoctl tmux's windows: an agent is fitted when someone looks at its window).")
 @click.pass_context
-def command(ctx, agent, no_resize):
+def command(ctx, agent, no_resize, resize_on_change):
     """Watch AGENT live and type into it; Ctrl-] detaches (the agent keeps running)."""
-    run_attach(ctx, agent, no_resize)
+    run_attach(ctx, agent, no_resize, resize_on_change)
 
 
-def run_attach(ctx: click.Context, agent: str, no_resize: bool = False) -> None:
+def run_attach(ctx: click.Context, agent: str, no_resize: bool = False, resize_on_change: bool = False) -> None:
     if not os.isatty(0) or not os.isatty(1):
         raise CommandFailed("attach needs a terminal on stdin and stdout")
     cols, rows = os.get_terminal_size(1)
     c = connect(ctx)
-    size = {} if no_resize else {"rows": rows, "cols": cols}
+    size = {} if no_resize or resize_on_change else {"rows": rows, "cols": cols}
     info = c.call("agent.attach", AttachParams(agent=agent, **size))
     reason = _pump(c, info.id, settings(ctx).socket, no_resize)
     c.close()

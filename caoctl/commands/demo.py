@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import tempfile
 import time
 
@@ -64,11 +65,12 @@ def command(ctx, keep, timeout, as_json):
     try:
         agents = _run(sock, name, workdir, timeout, say, log)
     finally:
-        with Client(sock) as c:
-            if not keep:
+        if not keep:
+            with Client(sock) as c:
                 c.call("session.shutdown", ShutdownParams(session=name), timeout=60)
                 if started:
                     c.call("daemon.shutdown")
+            shutil.rmtree(workdir, ignore_errors=True)  # the team's folder: nothing in it outlives the demo
     if as_json:
         click.echo(json.dumps({"session": name, "agents": agents, "events": log}, indent=2))
         return

@@ -15,11 +15,21 @@ from caoctl.client import Client
 from caod.protocol import HookParams
 
 
-@click.command("hook")
+@click.command("hook", short_help="Report an agent CLI's own event to caod (run by the CLI's hooks).")
 @click.argument("event")
 @click.argument("payload", required=False)
 def command(event, payload):
-    """Report EVENT (e.g. Stop); for Codex notify, a JSON PAYLOAD whose "type" names it."""
+    """Report EVENT of the agent this runs in to caod, as that agent (its CAO_AGENT_TOKEN).
+
+    \b
+    caod sets the CLIs up to run it; nobody needs to run it by hand:
+      Claude Code hooks  caoctl hook Stop (UserPromptSubmit, PermissionRequest)
+      Codex notify       caoctl hook notify PAYLOAD (Codex's JSON; its "type",
+                         e.g. agent-turn-complete, names the event)
+
+    The provider maps the event to a status. A hook never fails the CLI that
+    runs it: problems go to stderr and the exit code stays 0.
+    """
     if payload:
         try:
             data = json.loads(payload)

@@ -9,6 +9,7 @@ import click
 
 from caoctl.client import RpcFailure
 from caoctl.common import CommandFailed, connect, json_option
+from caoctl.complete import profile_names
 from caoctl.output import emit_json
 from caod.protocol import ErrorCode, InstallParams
 
@@ -29,7 +30,7 @@ def read_profile_file(path: str) -> str:
 
 
 @click.command("install")
-@click.argument("profile", metavar="PATH|NAME")
+@click.argument("profile", metavar="PATH|NAME", shell_complete=profile_names)
 @click.option("--force", is_flag=True, help="Replace a different user profile of the same name.")
 @json_option
 @click.pass_context
@@ -39,27 +40,40 @@ def command(ctx, profile, force, as_json):
     PATH is a Markdown profile file (- reads it from stdin); NAME copies a
     built-in profile (code_supervisor, developer, reviewer) into your store,
     where you can edit it. User profiles override built-ins of the same name.
+    A bare NAME that is also a file here means the built-in; give the file as
+    ./NAME.
     """
-    if profile == "-" or os.path.isfile(profile):
-        params = InstallParams(text=read_profile_file(profile), source="<stdin>" if profile == "-" else profile,
-                               force=force)
-    elif os.path.isdir(profile):
+    is_file = profile == "-" or os.path.isfile(profile)
+    bare = profile not in ("", "-") and set(profile) <= NAME_CHARS
+    if os.path.isdir(profile) and not bare:
         raise CommandFailed(f"{profile} is a directory, not a profile file")
-    elif profile and set(profile) <= NAME_CHARS:
-        params = InstallParams(builtin=profile, force=force)
-    else:
+    if not is_file and not bare:
         raise CommandFailed(f"no such file or built-in profile: {profile}")
+    builtin = False  # which one was installed
     with connect(ctx) as c:
-        try:
-            info = c.call("profile.install", params)
-        except RpcFailure as e:
-            if params.builtin is not None and e.code == ErrorCode.NO_SUCH_PROFILE:
-                raise CommandFailed(f"no such file or built-in profile: {profile} ({_known(e.message)})") from None
-            raise
+        if bare:  # the built-in first; a file of that name only when there is no such built-in
+            try:
+                info = c.call("profile.install", InstallParams(builtin=profile, force=force))
+                builtin = True
+            except RpcFailure as e:
+                if e.code != ErrorCode.NO_SUCH_PROFILE:
+                    raise
+                if not is_file:
+                    if os.path.isdir(profile):
+                        raise CommandFailed(f"{profile} is a directory, not a profile file") from None
+                    raise CommandFailed(f"no such file or built-in profile: {profile} ({_known(e.message)})") from None
+        if not builtin:
+            info = c.call("profile.install", InstallParams(
+                text=read_profile_file(profile), source="<stdin>" if profile == "-" else profile, force=force))
     if as_json:
         emit_json(info)
+        return
+    if builtin:
+        other = f" (not the file {profile} here: for that, give ./{profile})" if is_file else ""
+        click.echo(f"installed built-in profile {info.name} (role {info.role}) -> {info.path}{other}")
     else:
-        click.echo(f"installed profile {info.name} (role {info.role}) -> {info.path}")
+        source = "stdin" if profile == "-" else f"the file {profile}"
+        click.echo(f"installed profile {info.name} (role {info.role}) from {source} -> {info.path}")
 
 
 def _known(message: str) -> str:

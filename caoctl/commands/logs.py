@@ -7,15 +7,18 @@ it is replayed through the same terminal emulator the daemon uses
 escape codes.
 
 Following the daemon log is a plain tail -f loop on the file (this is the
-client, not the daemon). Following an agent reads its live output through
-`agent.attach` (as a viewer that never types and never resizes it) and prints
-each line once it scrolls off the top of the agent's screen.
+client, not the daemon). Following an agent prints the last lines drawn so
+far (from the transcript), then reads its live output through `agent.attach`
+(as a viewer that never types and never resizes it) and prints each line as
+it settles on the agent's screen (caoctl.follow: a finished line a quarter of
+a second after it is drawn; a spinner or a timer never on each tick).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -30,11 +33,13 @@ from caod.screen import AgentScreen
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
 from caoctl.common import CommandFailed, json_option, settings
 from caoctl.complete import agent_ids
+from caoctl.follow import SettledLines
 
 FOLLOW_SLEEP = 0.2  # seconds between looks at a quiet log file
 CHUNK = 1 << 20
 DEFAULT_SIZE = (40, 120)  # rows, cols: the daemon's default agent size
-FOLLOW_HISTORY = 2000  # lines kept while following: more than can scroll off in one read
+FOLLOW_HISTORY = 2000  # lines kept while following: more than can scroll off between two looks
+LOOK_EVERY = 0.1  # seconds: while output pours in without a pause, still look this often
 
 
 @click.command("logs")
@@ -266,12 +271,17 @@ def _history_size(n: int) -> int:
     return n if n else 1_000_000
 
 
-def _agent_transcript(sock: Path, home: Path, ref: str, n: int, as_json: bool) -> None:
-    agent = _find_agent(sock, home, ref)
-    screen = _render(agent, _history_size(n))
+def _drawn(screen: AgentScreen) -> list[str]:
+    """Scrollback and screen rows, without the blank rows below the last text."""
     _first, rows, _continued = screen.history_and_lines()
     while rows and not rows[-1].strip():
         rows.pop()
+    return rows
+
+
+def _agent_transcript(sock: Path, home: Path, ref: str, n: int, as_json: bool) -> None:
+    agent = _find_agent(sock, home, ref)
+    rows = _drawn(_render(agent, _history_size(n)))
     if n:
         rows = rows[-n:]
     if as_json:
@@ -290,32 +300,17 @@ def _follow_agent(sock: Path, home: Path, ref: str, n: int, as_json: bool) -> No
         # No rows/cols: a viewer that follows must not resize the agent.
         info = c.call("agent.attach", AttachParams(agent=agent.id, redraw=True))
         agent = _Agent(info.id, info.rows, info.cols, agent.transcript)
-        # What scrolled off before now comes from the transcript. The live
-        # screen starts from the redraw the daemon sends after the reply (the
-        # exact current screen), so each line prints once: when it scrolls off.
+        # The last n lines drawn before now come from the transcript; the live screen
+        # starts from the redraw the daemon sends after the reply, and the rows it
+        # shares with the transcript's last screen count as printed.
         try:
-            hist, _ = _scrollback(_render(agent, _history_size(n)))
+            before = _render(agent, _history_size(n))
+            rows, last_screen = _drawn(before), before.lines()
         except CommandFailed:
-            hist = []
-        for row in hist[-n:] if n else hist:
+            rows, last_screen = [], []
+        for row in rows[-n:] if n else rows:
             show(row)
-        screen = AgentScreen(agent.cols, agent.rows, history=FOLLOW_HISTORY)
-        printed = 0
-        pending = c.leftover()
-        while True:
-            if pending:
-                screen.feed(pending, _no_frame)
-                printed = _print_scrolled(screen, printed, show)
-            pending = c.sock.recv(65536)
-            if not pending:
-                break
-        # The agent is gone: what stayed on its screen is the end of the story.
-        _first, rows, _continued = screen.history_and_lines()
-        tail = rows[len(rows) - screen.rows:]
-        while tail and not tail[-1].strip():
-            tail.pop()
-        for row in tail:
-            show(row)
+        _follow_live(c, AgentScreen(agent.cols, agent.rows, history=FOLLOW_HISTORY), last_screen, show)
         click.echo(_why_closed(sock, agent.id), err=True)
     except RpcFailure as e:
         if e.code != ErrorCode.AGENT_EXITED:
@@ -325,6 +320,37 @@ def _follow_agent(sock: Path, home: Path, ref: str, n: int, as_json: bool) -> No
         click.echo(f"[agent {agent.id} has exited]", err=True)
     finally:
         c.close()
+
+
+def _follow_live(c: Client, screen: AgentScreen, last_screen: list[str], show) -> None:
+    """Print lines as they settle until the daemon closes the stream (the agent is gone).
+
+    The screen is looked at when the output pauses (nothing more to read and no
+    synchronized frame half drawn), when a row is due to settle, and at least
+    every LOOK_EVERY seconds while output pours in.
+    """
+    settled = SettledLines(screen, last_screen)
+    pending, timed_out, looked = c.leftover(), False, 0.0
+    while True:
+        if pending:
+            screen.feed(pending, _no_frame)
+        now = time.monotonic()
+        paused = not screen.in_sync and not select.select([c.sock], [], [], 0)[0]
+        if timed_out or paused or now - looked >= LOOK_EVERY:
+            for line in settled.update(now):
+                show(line)
+            looked = now
+        due = settled.next_due()
+        wait = None if due is None else max(0.0, due - time.monotonic())
+        if not select.select([c.sock], [], [], wait)[0]:
+            pending, timed_out = b"", True
+            continue
+        pending, timed_out = c.sock.recv(65536), False
+        if not pending:
+            break
+    # The agent is gone: what stayed on its screen is the end of the story.
+    for line in settled.update(time.monotonic(), final=True):
+        show(line)
 
 
 def _why_closed(sock: Path, agent_id: str) -> str:
@@ -338,19 +364,3 @@ def _why_closed(sock: Path, agent_id: str) -> str:
     if info.exit_code is not None:
         return f"[agent {agent_id} exited: exit code {info.exit_code}]"
     return f"[the daemon closed the connection; agent {agent_id} is {info.status.value}]"
-
-
-def _scrollback(screen: AgentScreen) -> tuple[list[str], int]:
-    """The lines that scrolled off the top, and how many ever did."""
-    first, rows, _continued = screen.history_and_lines()
-    hist = rows[: len(rows) - screen.rows]
-    return hist, first + len(hist)
-
-
-def _print_scrolled(screen: AgentScreen, printed: int, show) -> int:
-    """Print the lines that scrolled off the top since mark `printed`; returns the new mark."""
-    hist, scrolled = _scrollback(screen)
-    new = min(scrolled - printed, len(hist))
-    for row in hist[len(hist) - new:] if new > 0 else []:
-        show(row)
-    return scrolled

@@ -7,6 +7,7 @@ import json
 import click
 
 from caoctl.common import connect, json_option
+from caoctl.complete import profile_names
 from caoctl.output import emit_json, table
 from caod.protocol import Empty, ProfileInfo, ProfileRef
 
@@ -75,7 +76,7 @@ def list_cmd(ctx, as_json):
 
 
 @command.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=profile_names)
 @json_option
 @click.pass_context
 def show(ctx, name, as_json):

@@ -18,6 +18,7 @@ import click
 
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
 from caoctl.common import CommandFailed, json_option, settings
+from caoctl.complete import provider_names
 from caoctl.output import emit_json, table
 from caod.protocol import ProviderChecks, ProviderListParams
 from caod.status import Status
@@ -224,7 +225,8 @@ def list_cmd(ctx, as_json):
 
 
 @command.command("classify")
-@click.option("--provider", "-p", "provider_name", required=True, help="Provider name.")
+@click.option("--provider", "-p", "provider_name", required=True, shell_complete=provider_names,
+              help="Provider name.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--raw", is_flag=True,
               help="FILE is a raw byte stream (cursor moves, CR redraws): render it with the daemon's screen.")

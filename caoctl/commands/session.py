@@ -7,6 +7,7 @@ import sys
 import click
 
 from caoctl.common import EXIT_FAILED, EXIT_WAITING, CommandFailed, connect, json_option
+from caoctl.complete import agent_ids, session_names
 from caoctl.output import ago, emit_json, table
 from caod.protocol import SessionInfo, SessionListParams, SessionRef, SessionSendParams
 from caod.status import Status
@@ -45,7 +46,7 @@ def list_sessions(ctx, show_all, as_json):
 
 
 @command.command("status")
-@click.argument("name")
+@click.argument("name", shell_complete=session_names)
 @click.option("--workers", is_flag=True, help="List every agent of the session.")
 @json_option
 @click.pass_context
@@ -72,18 +73,22 @@ def status(ctx, name, workers, as_json):
 
 
 @command.command("send")
-@click.argument("name")
+@click.argument("name", shell_complete=session_names)
 @click.argument("message")
-@click.option("--agent", help="An agent of the session (default: its supervisor).")
-@click.option("--async", "is_async", is_flag=True, help="Queue the message and return at once.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True)
+@click.option("--agent", shell_complete=agent_ids, help="An agent of the session (default: its supervisor).")
+@click.option("--async", "is_async", is_flag=True, help="Queue the message, print its id and return at once.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Seconds to wait for the answer, queueing included.")
 @json_option
 @click.pass_context
 def send(ctx, name, message, agent, is_async, timeout, as_json):
     """Send MESSAGE to the session's supervisor (or --agent) and print the answer.
 
-    Exit codes as for `caoctl send --wait`; with --async the message waits in
-    the agent's inbox until it is ready.
+    The message goes into the agent's durable inbox (stored before this
+    returns) and is typed in when the agent is ready, so a busy supervisor
+    answers once its current turn is over. Exit codes as for `caoctl send
+    --wait`; on timeout (124) the message stays queued. With --async, prints
+    the message's id and returns at once.
     """
     if message == "-":
         message = sys.stdin.read()
@@ -93,7 +98,9 @@ def send(ctx, name, message, agent, is_async, timeout, as_json):
                         timeout=None if is_async else timeout + 30)
     if as_json:
         emit_json(result)
-    elif not is_async and result.answer is not None:
+    elif is_async:
+        click.echo(result.message)
+    elif result.answer is not None:
         click.echo(result.answer)
     if is_async or result.ended is Status.COMPLETED:
         return

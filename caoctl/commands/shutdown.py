@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from caoctl.common import connect, json_option
-from caoctl.output import emit_json
+from caoctl.complete import session_names
+from caoctl.output import counted, emit_json
 from caod.protocol import ShutdownParams
 
 
 @click.command("shutdown")
-@click.option("--session", help="The session to shut down.")
+@click.option("--session", shell_complete=session_names, help="The session to shut down.")
 @click.option("--all", "everything", is_flag=True, help="Shut down every active session.")
 @json_option
 @click.pass_context
@@ -25,4 +26,4 @@ def command(ctx, session, everything, as_json):
     elif not result.sessions:
         click.echo("no active sessions")
     else:
-        click.echo(f"shut down {', '.join(result.sessions)} ({result.agents} agents stopped)")
+        click.echo(f"shut down {', '.join(result.sessions)} ({counted(result.agents, 'agent')} stopped)")

@@ -7,13 +7,14 @@ import os
 import click
 
 from caoctl.common import EXIT_WAITING, CommandFailed, connect, env_pairs, json_option
+from caoctl.complete import provider_names
 from caoctl.output import emit_json
 from caod.protocol import SpawnParams, WaitParams
 from caod.status import Status
 
 
 @click.command("spawn")
-@click.option("--provider", "-p", required=True, help="Provider name (see the README; e.g. scripted).")
+@click.option("--provider", "-p", required=True, shell_complete=provider_names, help="Provider name (see the README; e.g. scripted).")
 @click.option("--cwd", type=click.Path(file_okay=False), help="Working directory (default: here).")
 @click.option("--name", "-n", help="A name to use instead of the id.")
 @click.option("--env", "-e", multiple=True, callback=env_pairs, metavar="K=V", help="Extra environment (repeatable).")

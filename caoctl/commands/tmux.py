@@ -1,7 +1,10 @@
 """caoctl tmux: every live agent in its own tmux window.
 
-Each window runs `caoctl attach AGENT`, so it shows the agent's screen and
-passes keys straight through. Closing a window (or Ctrl-] in it) only ends
+Each window runs `caoctl attach --resize-on-change AGENT`, so it shows the
+agent's screen and passes keys straight through. A window is made at its
+agent's size, and the agent keeps that size until someone looks at the
+window (tmux then fits the window to their terminal, which resizes the
+agent): making windows nobody watches resizes nothing. Closing a window (or Ctrl-] in it) only ends
 that viewer; the agent keeps running in caod. Run the command again to add
 windows for agents started since: windows are matched to agents by a tmux
 window option (@caod_agent), so none is duplicated.
@@ -20,7 +23,7 @@ import click
 
 from caoctl.common import CommandFailed, connect, json_option, settings
 from caoctl.complete import session_names
-from caoctl.output import emit_json
+from caoctl.output import counted, emit_json
 from caod.protocol import AgentInfo, ListParams, SessionRef
 from caod.pyexec import module_argv
 
@@ -83,7 +86,7 @@ def window_name(agent: AgentInfo) -> str:
 
 def viewer_command(socket: str, agent_id: str) -> str:
     """The shell command a window runs: this Python's caoctl, on this daemon's socket."""
-    return shlex.join(module_argv("caoctl", "--socket", socket, "attach", agent_id))
+    return shlex.join(module_argv("caoctl", "--socket", socket, "attach", "--resize-on-change", agent_id))
 
 
 @click.command("tmux")
@@ -120,14 +123,19 @@ def command(ctx, session, all_agents, socket_name, as_json):
         new = agent.id not in have
         if new:
             cmd = viewer_command(sock, agent.id)
+            size = ("-x", str(agent.cols), "-y", str(agent.rows))
             if not exists:
-                out = tmux.run("new-session", "-d", "-s", name, "-n", window_name(agent),
+                out = tmux.run("new-session", "-d", "-s", name, *size, "-n", window_name(agent),
                                "-P", "-F", "#{window_id}", cmd)
                 exists = True
+                have[agent.id] = out.stdout.strip()
             else:
                 out = tmux.run("new-window", "-d", "-t", f"={name}:", "-n", window_name(agent),
                                "-P", "-F", "#{window_id}", cmd)
-            have[agent.id] = out.stdout.strip()
+                have[agent.id] = out.stdout.strip()
+                # the agent's size, then back to following whoever looks (resize-window made it manual)
+                tmux.run("resize-window", "-t", have[agent.id], *size)
+                tmux.run("set-option", "-w", "-u", "-t", have[agent.id], "window-size")
             tmux.run("set-option", "-w", "-t", have[agent.id], AGENT_OPTION, agent.id)
             tmux.run("set-option", "-w", "-t", have[agent.id], "automatic-rename", "off")
         rows.append({"agent": agent.id, "window": have[agent.id], "name": window_name(agent), "new": new})
@@ -139,7 +147,7 @@ def command(ctx, session, all_agents, socket_name, as_json):
         return
     added = sum(r["new"] for r in rows)
     if not (os.isatty(0) and os.isatty(1)):
-        click.echo(f"tmux session {name}: {len(rows)} agent windows ({added} new)")
+        click.echo(f"tmux session {name}: {counted(len(rows), 'agent window')} ({added} new)")
         for r in rows:
             click.echo(f"  {r['name']}")
         click.echo(f"attach with: {attach_line}")

@@ -27,7 +27,7 @@ from caod.protocol import (
 )
 from caod.rpc import Context, RpcError
 from caod.status import Status
-from caod.turns import NotReady, NotStarted, start_turn, wait_settled
+from caod.turns import NotReady, NotStarted, Turn, start_turn, wait_settled
 
 
 def _live(ctx: Context, ref: str) -> Agent:
@@ -41,7 +41,7 @@ def _exit_data(agent: Agent) -> dict:
     return {"exit_code": agent.exit_code, "exit_signal": agent.exit_signal, "screen": agent.screen.text()}
 
 
-def _check_timeout(value: float) -> float:
+def check_timeout(value: float) -> float:
     if not value > 0:
         raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
     return value
@@ -66,7 +66,7 @@ async def send(ctx: Context, p: SendParams) -> SendResult:
 
 async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> SendResult:
     """Type `text` into `agent`; with `wait`, return when the turn is over."""
-    timeout = _check_timeout(timeout)
+    timeout = check_timeout(timeout)
     if not sanitize(text).strip():
         raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty (after removing control characters)")
     try:
@@ -94,16 +94,21 @@ async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> Send
             f"agent {agent.id} did not finish within {timeout:g}s (status {agent.status.value})",
             {"status": agent.status.value, "partial": agent.last_answer(), "screen": agent.screen.text()},
         ) from None
+    return await turn_result(agent, turn)
+
+
+async def turn_result(agent: Agent, turn: Turn, message: int | None = None) -> SendResult:
+    """A finished turn as send's reply: completed or stopped at a question/error, else an error."""
     if turn.ended is Status.EXITED:
         raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
     if turn.ended is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
     await agent.persisted()
-    return SendResult(agent.info(), ended=turn.ended, answer=turn.answer)
+    return SendResult(agent.info(), ended=turn.ended, answer=turn.answer, message=message)
 
 
 async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
-    timeout = _check_timeout(p.timeout)
+    timeout = check_timeout(p.timeout)
     if not p.statuses:
         raise RpcError(ErrorCode.INVALID_PARAMS, "statuses must name at least one status")
     agent = ctx.daemon.agents.resolve(p.agent)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from caod.handlers.agent import send_text
+import asyncio
+import time
+
+from caod.agent import AgentBusy, AgentGone
+from caod.handlers.agent import check_timeout, turn_result
 from caod.inbox import USER
+from caod.inputs import sanitize
 from caod.protocol import (
     ErrorCode,
     LaunchParams,
@@ -18,6 +23,8 @@ from caod.protocol import (
     ShutdownResult,
 )
 from caod.rpc import Context, RpcError
+from caod.status import Status
+from caod.turns import NotReady, NotStarted, wait_settled
 
 
 async def launch(ctx: Context, p: LaunchParams) -> LaunchResult:
@@ -36,6 +43,8 @@ async def get(ctx: Context, p: SessionRef) -> SessionInfo:
 
 
 async def send(ctx: Context, p: SessionSendParams) -> SendResult:
+    """Queue the text in the agent's durable inbox; with `wait`, answer when the turn
+    that takes it is over, however long the agent is busy first."""
     sm = ctx.daemon.sessions
     session = sm.get(p.session)
     if not session.active:
@@ -46,12 +55,43 @@ async def send(ctx: Context, p: SessionSendParams) -> SendResult:
     agent = ctx.daemon.agents.resolve(ref)
     if agent.session != session.name:
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
-    if p.wait:
-        return await send_text(agent, p.text, True, p.timeout)
+    timeout = check_timeout(p.timeout)
+    if not sanitize(p.text).strip():
+        raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty (after removing control characters)")
     if not agent.status.live:
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited")
-    await ctx.daemon.inbox.post(USER, agent, p.text)  # queued: delivered when it is ready
-    return SendResult(agent.info())
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited; the message was not stored")
+    inbox = ctx.daemon.inbox
+    if not p.wait:
+        msg = await inbox.post(USER, agent, p.text)  # delivered when it is ready
+        return SendResult(agent.info(), message=msg.id)
+    deadline = time.monotonic() + timeout
+    try:  # a CLI stopped at a start-up dialog (a login) would never take it: say so now
+        await wait_settled(agent, timeout)
+    except NotReady as e:
+        raise RpcError(ErrorCode.TIMEOUT, str(e)) from None
+    except NotStarted as e:
+        raise RpcError(ErrorCode.AGENT_BUSY, str(e), {"status": e.status.value, "reason": e.reason}) from None
+    turn: asyncio.Future = asyncio.get_running_loop().create_future()
+    msg = await inbox.post(USER, agent, p.text, turn=turn)
+    try:
+        ended = await asyncio.wait_for(turn, max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        queued = inbox.is_pending(msg.id, agent.id)
+        where = "it is still queued" if queued else "it was delivered and the turn goes on"
+        raise RpcError(
+            ErrorCode.TIMEOUT,
+            f"agent {agent.id} did not answer message {msg.id} within {timeout:g}s "
+            f"({where}; status {agent.status.value})",
+            {"message": msg.id, "queued": queued, "status": agent.status.value},
+        ) from None
+    except (AgentBusy, AgentGone, ProcessLookupError) as e:
+        raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
+    finally:
+        inbox.unfollow(msg.id)
+    if ended.ended is Status.EXITED and inbox.is_pending(msg.id, agent.id):
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited before taking message {msg.id} "
+                       "(it stays in its inbox)", {"message": msg.id, "exit_code": agent.exit_code})
+    return await turn_result(agent, ended, message=msg.id)
 
 
 async def shutdown(ctx: Context, p: ShutdownParams) -> ShutdownResult:

@@ -70,6 +70,7 @@ class SendResult(Result):
     agent: AgentInfo
     ended: Status | None = None  # with wait: the status that ended the turn
     answer: str | None = None  # with wait, when the turn completed
+    message: int | None = None  # session.send: the id of the inbox message that carried the text
 
 
 class WaitParams(Params):

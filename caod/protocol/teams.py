@@ -63,6 +63,7 @@ class LaunchParams(Params):
     env: dict[str, str] = {}  # for every agent of the session (workers inherit it)
     rows: int = 40
     cols: int = 120
+    isolate_home: bool = False  # a private HOME per agent (workers inherit it), as agent.spawn's
 
 
 class LaunchResult(Result):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -161,6 +162,34 @@ def test_events_list_and_follow(daemon, caoctl, caoctl_json):
     finally:
         follow.terminate()
         follow.wait(10)
+
+
+def test_events_follow_with_no_replay(daemon, caoctl, caoctl_json):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    last = caoctl_json(daemon, "events", "-n", "1")[-1]["seq"]
+    follow = subprocess.Popen([sys.executable, "-m", "caoctl", "events", "-f", "-n", "0", "--json"],
+                              env=daemon.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # nothing is replayed, so make events until it has subscribed and prints one
+        deadline = time.monotonic() + 30
+        while not select.select([follow.stdout], [], [], 0.2)[0]:
+            assert time.monotonic() < deadline and follow.poll() is None, follow.stderr.read() if follow.poll() else ""
+            caoctl(daemon, "send", agent, "ping", "--wait")
+        first = json.loads(follow.stdout.readline())
+        assert first["seq"] > last and first["agent"] == agent, (first, last)
+    finally:
+        follow.terminate()
+        follow.wait(10)
+    r = caoctl(daemon, "events", "-n", "0")  # without --follow it would show nothing: refused
+    assert r.returncode != 0 and "it is for --follow" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_output_takes_one_mode(daemon, caoctl):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    r = caoctl(daemon, "output", agent, "--last", "--history")
+    assert r.returncode != 0 and r.stdout == "", r
+    assert "give one of --screen, --last, --history (not --last and --history)" in r.stderr, r.stderr
+    assert "scripted-agent" in caoctl(daemon, "output", agent, "--screen").stdout
 
 
 def test_kill_reports_signal(daemon, caoctl, caoctl_json):

@@ -55,9 +55,12 @@ def test_start_reports_why_the_daemon_failed(fresh, caoctl, one_line_error):
     one_line_error(caoctl(fresh, "daemon", "start", "--timeout", "20"), 1, "is not a socket")
 
 
-def test_demo_runs_a_team_and_cleans_up(fresh, caoctl):
-    r = caoctl(fresh, "demo", "--json", timeout=120)
+def test_demo_runs_a_team_and_cleans_up(fresh, caoctl, tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    r = caoctl(fresh, "demo", "--json", timeout=120, env={**fresh.env, "TMPDIR": str(tmp)})
     assert r.returncode == 0, r.stderr
+    assert list(tmp.iterdir()) == []  # the team's temporary folder is gone with the team
     data = json.loads(r.stdout)
     team = {a["role"]: a for a in data["agents"]}
     assert set(team) == {"supervisor", "developer", "reviewer"}
@@ -130,3 +133,35 @@ def test_a_folder_holding_packages_of_our_names_breaks_nothing(fresh, shadowing_
     # "Connection closed".
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.strip().endswith(f"caod refused: agent {agent} is not part of a session"), r.stdout
+
+
+HANDOFF = {"rules": [
+    {"match": r"^delegate: (?P<task>.+)$",
+     "mcp_call": {"server": "caod", "tool": "handoff", "args": {"agent_profile": "developer", "message": "{task}"}},
+     "reply": "worker said: {result}", "reply_error": "handoff failed: {error}"},
+    {"match": r"^build (?P<what>\w+)", "reply": "built {what}"},
+]}
+
+
+def test_launch_starts_a_daemon_and_isolates_every_home(fresh, caoctl, caoctl_json, tmp_path):
+    r = caoctl(fresh, "launch", "--agents", "code_supervisor", "--provider", "scripted", "--session-name", "iso",
+               "--working-directory", str(tmp_path), "--headless", "--isolate-home",
+               "-e", f"CAO_SCRIPTED_RULES={json.dumps(HANDOFF)}", "delegate: build parser")
+    assert r.returncode == 0, r.stderr
+    st = caoctl_json(fresh, "daemon", "status")
+    assert r.stderr.strip() == f"no daemon was running: started caod {st['version']} (pid {st['pid']}) on {fresh.socket}"
+    assert r.stdout.startswith("session iso: supervisor ")
+    sup = caoctl_json(fresh, "session", "status", "iso")["supervisor"]
+    assert caoctl(fresh, "wait", sup, "-s", "completed", "--timeout", "30").returncode == 0
+    assert caoctl(fresh, "output", sup, "--last").stdout.strip() == "worker said: built parser"
+    agents = caoctl_json(fresh, "session", "status", "iso")["agents"]
+    assert {a["role"] for a in agents} == {"supervisor", "developer"}
+    for a in agents:  # the supervisor and the worker it handed off to: each its own private HOME
+        home = fresh.home / "agents" / a["id"] / "home"
+        assert home.is_dir() and stat.S_IMODE(home.stat().st_mode) == 0o700, a["role"]
+    # a daemon runs now: the next launch uses it and says nothing about it
+    r = caoctl(fresh, "launch", "--agents", "developer", "--provider", "scripted", "--session-name", "plain",
+               "--working-directory", str(tmp_path), "--headless")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    plain = caoctl_json(fresh, "session", "status", "plain")["supervisor"]
+    assert not (fresh.home / "agents" / plain / "home").exists()  # not isolated unless asked

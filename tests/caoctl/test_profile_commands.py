@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from caod.protocol import ErrorCode
@@ -58,7 +60,7 @@ def test_install_a_file_then_list_and_show(daemon, caoctl, caoctl_json, tmp_path
     r = caoctl(daemon, "install", str(path))
     assert r.returncode == 0, r.stderr
     target = daemon.home / "profiles" / "analyst.md"
-    assert r.stdout.strip() == f"installed profile analyst (role reviewer) -> {target}"
+    assert r.stdout.strip() == f"installed profile analyst (role reviewer) from the file {path} -> {target}"
     assert target.read_text() == ANALYST
     # the same file again is fine
     assert caoctl(daemon, "install", str(path)).returncode == 0
@@ -101,7 +103,7 @@ def test_install_a_builtin_by_name_and_override(daemon, caoctl, caoctl_json, tmp
     r = caoctl(daemon, "install", "developer")
     assert r.returncode == 0, r.stderr
     target = daemon.home / "profiles" / "developer.md"
-    assert r.stdout.strip() == f"installed profile developer (role developer) -> {target}"
+    assert r.stdout.strip() == f"installed built-in profile developer (role developer) -> {target}"
     shown = caoctl_json(daemon, "profile", "show", "developer")
     assert shown["source"] == "user" and shown["path"] == str(target)
     # the user edits their copy: it now wins over the built-in
@@ -117,7 +119,28 @@ def test_install_a_builtin_by_name_and_override(daemon, caoctl, caoctl_json, tmp
 def test_install_from_stdin(daemon, caoctl):
     r = caoctl(daemon, "install", "-", input=ANALYST)
     assert r.returncode == 0, r.stderr
-    assert "installed profile analyst (role reviewer)" in r.stdout
+    assert "installed profile analyst (role reviewer) from stdin" in r.stdout
+
+
+def test_install_a_name_that_is_also_a_file_here_says_which(daemon, tmp_path):
+    def install(*args):
+        return subprocess.run([sys.executable, "-m", "caoctl", "install", *args], env=daemon.env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+
+    write(tmp_path, "reviewer", ANALYST)  # a file named like a built-in (its profile is "analyst")
+    r = install("reviewer")
+    assert r.returncode == 0, r.stderr
+    target = daemon.home / "profiles" / "reviewer.md"
+    assert r.stdout.strip() == (f"installed built-in profile reviewer (role reviewer) -> {target} "
+                                "(not the file reviewer here: for that, give ./reviewer)")
+    assert not (daemon.home / "profiles" / "analyst.md").exists()
+    r = install("./reviewer")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("installed profile analyst (role reviewer) from the file ./reviewer -> ")
+    # a bare name that is no built-in is the file, as before
+    write(tmp_path, "mine", ANALYST.replace("name: analyst", "name: mine"))
+    r = install("mine")
+    assert r.returncode == 0 and r.stdout.startswith("installed profile mine (role reviewer) from the file mine"), r
 
 
 def test_errors_are_one_line(daemon, caoctl, one_line_error, tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -68,8 +70,10 @@ def test_session_send_sync_and_async(team, caoctl, caoctl_json, one_line_error, 
     r = caoctl(team, "session", "send", "s2", "build lexer")
     assert r.returncode == 0 and r.stdout.strip() == "built lexer"
     r = caoctl(team, "session", "send", "s2", "later", "--async")
-    assert r.returncode == 0 and r.stdout == ""
+    assert r.returncode == 0 and r.stdout.strip().isdigit(), r  # the id of the queued message
     sup = caoctl_json(team, "session", "status", "s2")["supervisor"]
+    queued = team.client().call("inbox.list", {"agent": sup}).messages[-1]
+    assert (queued.id, queued.body) == (int(r.stdout), "later")
     # --async returned long before the 3 s turn could end
     assert caoctl(team, "output", sup, "--last").stdout.strip() == "built lexer"
     deadline = time.monotonic() + 20
@@ -82,6 +86,38 @@ def test_session_send_sync_and_async(team, caoctl, caoctl_json, one_line_error, 
     caoctl(team, "spawn", "-p", "scripted", "--name", "outsider")
     one_line_error(caoctl(team, "session", "send", "s2", "hi", "--agent", "outsider"), 1,
                    "no agent outsider in session s2")
+
+
+def test_session_send_waits_for_a_busy_supervisor(team, caoctl, caoctl_json, one_line_error, tmp_path):
+    caoctl(team, "launch", "--agents", "developer", "--provider", "scripted", "--session-name", "busy",
+           "--working-directory", str(tmp_path), "--headless", "later")
+    sup = caoctl_json(team, "session", "status", "busy")["supervisor"]
+    assert caoctl(team, "wait", sup, "-s", "processing", "--timeout", "20").returncode == 0
+    # Behind the 3 s task: the wait runs out while the message is queued; it stays queued.
+    one_line_error(caoctl(team, "session", "send", "busy", "build early", "--timeout", "0.5"), 124, "still queued")
+    started = time.monotonic()
+    r = caoctl(team, "session", "send", "busy", "build lexer")  # waits for both turns ahead of it
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "built lexer" and time.monotonic() - started > 1.0
+    c = team.client()
+    messages = c.call("inbox.list", {"agent": sup}).messages
+    assert [(m.body, m.status) for m in messages] == [
+        ("later", "acknowledged"), ("build early", "acknowledged"), ("build lexer", "acknowledged")]
+    assert caoctl_json(team, "session", "send", "busy", "build json")["message"] == messages[-1].id + 1
+    # The receiver exits while the message waits: the waiting send says so, the message is kept.
+    caoctl(team, "session", "send", "busy", "later", "--async")
+    assert caoctl(team, "wait", sup, "-s", "processing", "--timeout", "20").returncode == 0
+    waiting = subprocess.Popen([sys.executable, "-m", "caoctl", "session", "send", "busy", "build never"],
+                               env=team.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while c.call("inbox.list", {"agent": sup}).messages[-1].body != "build never":
+        assert time.monotonic() < deadline and waiting.poll() is None
+        time.sleep(0.05)
+    assert caoctl(team, "kill", sup).returncode == 0
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 1 and err.count("\n") == 1, (out, err)
+    assert f"agent {sup} exited before taking message" in err and "stays in its inbox" in err, err
+    assert c.call("inbox.list", {"agent": sup}).messages[-1].status == "pending"
 
 
 def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path):
@@ -99,7 +135,7 @@ def test_shutdown_and_errors(team, caoctl, caoctl_json, one_line_error, tmp_path
     one_line_error(caoctl(team, "launch", "--agents", "developer", "--headless"), 1, "names no provider")
     one_line_error(caoctl(team, "session", "status", "ghost"), 1, "no such session")
     r = caoctl(team, "shutdown", "--session", "a1")
-    assert r.returncode == 0 and "shut down a1 (1 agents stopped)" in r.stdout
+    assert r.returncode == 0 and "shut down a1 (1 agent stopped)" in r.stdout
     assert [s["name"] for s in caoctl_json(team, "session", "list")] == ["a2", "a3"]
     assert [a["status"] for a in caoctl_json(team, "session", "status", "a1")["agents"]] == ["exited"]
     assert {s["name"]: s["active"] for s in caoctl_json(team, "session", "list", "--all")} == {

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ptyprocess import PtyProcess
 
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -166,3 +167,34 @@ def test_tmux_errors(daemon, tmux_server, caoctl, one_line_error):
     one_line_error(caoctl(daemon, "tmux", "nosuch", "-L", tmux_server.name), 1, "nosuch")
     one_line_error(caoctl(daemon, "tmux", "crew", "--all", "-L", tmux_server.name), 1, "not both")
     one_line_error(caoctl(daemon, "tmux", "-L", tmux_server.name), 1, "no live agents")
+
+
+@needs_tmux
+def test_windows_resize_an_agent_only_when_someone_looks(daemon, tmux_server, caoctl, caoctl_json):
+    agents = {name: caoctl(daemon, "spawn", "-p", "scripted", "--name", name, "--rows", rows, "--cols", cols,
+                           "--wait").stdout.strip()
+              for name, rows, cols in (("wide", "30", "100"), ("tall", "45", "90"))}
+    r = caoctl(daemon, "tmux", "-L", tmux_server.name)
+    assert r.returncode == 0, r.stderr
+    windows = tmux_server.windows("caod")
+    for name in agents:
+        tmux_server.wait_for(lambda w=windows[name]: "ready · ? for help" in tmux_server.capture(w), f"{name} drawn")
+    # nobody attached: each agent keeps its size (tmux's own default would be 80x24)
+    sizes = {n: (a["rows"], a["cols"]) for n, a in ((n, caoctl_json(daemon, "status", n)) for n in agents)}
+    assert sizes == {"wide": (30, 100), "tall": (45, 90)}
+    size = tmux_server.run("list-windows", "-t", "=caod", "-F", "#{window_name} #{window_width}x#{window_height}")
+    assert sorted(size.stdout.split("\n")[:2]) == ["tall 90x45", "wide 100x30"], size.stdout
+    # a person attaches from a 26x70 terminal: the window they look at fits it, and so does its agent
+    viewer = PtyProcess.spawn(["tmux", "-L", tmux_server.name, "attach", "-t", "=caod"], dimensions=(26, 70))
+    try:
+        tmux_server.wait_for(lambda: tmux_server.run("list-clients").stdout.strip(), "the viewer to attach")
+        active = tmux_server.run("list-windows", "-t", "=caod", "-F", "#{window_active} #{window_name}").stdout
+        shown = next(line.split()[1] for line in active.splitlines() if line.startswith("1 "))
+        tmux_server.wait_for(lambda: (caoctl_json(daemon, "status", shown)["cols"] == 70) or None,
+                             "the viewed agent to fit the viewer")
+        assert caoctl_json(daemon, "status", shown)["rows"] == 25  # tmux's status line takes one row
+        other = next(n for n in agents if n != shown)
+        assert (caoctl_json(daemon, "status", other)["rows"], caoctl_json(daemon, "status", other)["cols"]) == \
+            sizes[other]  # not looked at: not resized
+    finally:
+        viewer.terminate(force=True)

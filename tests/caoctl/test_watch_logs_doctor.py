@@ -250,6 +250,30 @@ def test_logs_follow_agent_prints_lines_as_they_scroll(daemon, client, ready_age
     assert r.returncode == 0 and "new 59" in r.stdout and "has exited" in r.stderr, (r.stdout[-300:], r.stderr)
 
 
+THINKER = {"rules": [{"match": r"^think (?P<what>\w+)$", "reply": "thought about {what}", "think": 1.5}]}
+
+
+def test_logs_follow_agent_shows_lines_as_drawn(daemon, client, ready_agent, send, caoctl):
+    agent = ready_agent(client, THINKER, name="thinker")  # 40 rows: nothing below scrolls off
+    send(client, agent.id, "think before")
+    drawn = caoctl(daemon, "logs", "--agent", "thinker").stdout.splitlines()
+    follow = Lines(_caoctl_argv("logs", "-f", "--agent", "thinker", "-n", "3"), daemon.env)
+    try:
+        # the last 3 lines drawn so far, then the live ones
+        first = follow.until(lambda seen: len(seen) >= 3)
+        assert first[:3] == [line.strip() for line in drawn[-3:]], (first, drawn)
+        assert "● thought about before" not in first
+        send(client, agent.id, "think now", wait=False)
+        seen = follow.until(lambda seen: "● thought about now" in seen, timeout=15)
+        # printed while the answer is still on the agent's screen, not a screen later
+        screen = client.call("agent.output", {"agent": agent.id}).text
+        assert "● thought about now" in screen and "> think now" in seen
+        assert not any("Thinking" in line for line in seen), seen  # 15 spinner ticks, none printed
+        assert seen.count("● thought about now") == 1 and "● thought about before" not in seen
+    finally:
+        follow.stop()
+
+
 # ---------------------------------------------------------------- doctor
 
 
@@ -367,3 +391,25 @@ def test_dynamic_completion_of_agent_ids(daemon, caoctl):
     daemon.stop()
     r = _complete(daemon, "caoctl attach ", 2)  # no daemon: no completions and no error
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr == ""
+
+
+def test_completion_of_providers_profiles_and_agents(daemon, caoctl):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--name", "comp", "--wait").stdout.strip()
+    providers = _complete(daemon, "caoctl spawn -p ", 3).stdout.splitlines()
+    assert "plain,scripted" in providers and "plain,claude_code" in providers, providers
+    assert _complete(daemon, "caoctl launch --provider qw", 3).stdout.splitlines() == ["plain,qwen_code"]
+    assert _complete(daemon, "caoctl provider classify --provider scr", 4).stdout.splitlines() == ["plain,scripted"]
+    assert _complete(daemon, "caoctl launch --agents ", 3).stdout.splitlines() == [
+        "plain,code_supervisor", "plain,developer", "plain,reviewer"]
+    assert _complete(daemon, "caoctl profile show dev", 3).stdout.splitlines() == ["plain,developer"]
+    assert _complete(daemon, "caoctl events --agent co", 3).stdout.splitlines() == ["plain,comp"]
+    assert f"plain,{agent}" in _complete(daemon, "caoctl session send crew hi --agent ", 6).stdout
+
+
+def test_help_lists_every_command_whole(caoctl, daemon):
+    listing = caoctl(daemon, "--help").stdout
+    hook = next(line for line in listing.splitlines() if line.strip().startswith("hook "))
+    assert "Report an agent CLI's own event" in hook and not hook.rstrip().endswith("(e.g."), hook
+    text = caoctl(daemon, "hook", "--help", env={**daemon.env, "COLUMNS": "80"}).stdout
+    assert "caoctl hook Stop" in text and "caoctl hook notify PAYLOAD" in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text

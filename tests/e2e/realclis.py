@@ -21,12 +21,11 @@ from typing import Any
 import pytest
 
 from caoctl.client import Client
+from fakemodel.clis import ANTHROPIC_KEY, DEAD, SETUPS, CliSetup, all_env, codex_args  # noqa: F401
 from fakemodel.server import ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".clis" / "node_modules" / ".bin"
-DEAD = "http://127.0.0.1:9"  # nothing listens there: a request to it fails at once
-ANTHROPIC_KEY = "sk-ant-e2e-fake-key-0123456789abcdef"
 
 # Real CLIs take 0.5-9 s to start and a second or more per turn.
 START_TIMEOUT = 60.0
@@ -35,32 +34,39 @@ TURN_TIMEOUT = 90.0
 
 @dataclass(frozen=True)
 class Cli:
-    provider: str
-    binary: str
-    api: str  # the fake model's name for the API this CLI speaks
+    """A CLI's setup for the fake model (fakemodel.clis), and what these tests ask of it."""
+
+    setup: CliSetup
     shell: ToolCall  # a shell command that needs approval (it creates MARK)
-    args: tuple[str, ...] = ()  # extra launch arguments
+
+    @property
+    def provider(self) -> str:
+        return self.setup.provider
+
+    @property
+    def binary(self) -> str:
+        return self.setup.binary
+
+    @property
+    def api(self) -> str:
+        return self.setup.api
 
     def launch_args(self, url: str) -> list[str]:
-        return codex_args(url) if self.provider == "codex" else list(self.args)
+        return self.setup.args(url)
 
 
 MARK = "made-by-the-agent.txt"
 
 
 CLIS = [
-    Cli("claude_code", "claude", "anthropic", ToolCall("Bash", {"command": f"touch {MARK}",
-                                                                 "description": "create the file"})),
-    Cli("codex", "codex", "responses", ToolCall("exec_command", {
-        "cmd": f"touch {MARK}", "sandbox_permissions": "require_escalated",
-        "justification": "create the file"})),
-    Cli("gemini_cli", "gemini", "gemini", ToolCall("run_shell_command", {"command": f"touch {MARK}",
-                                                                           "description": "create the file"}),
-        args=("-m", "gemini-2.5-flash")),
-    Cli("qwen_code", "qwen", "chat", ToolCall("run_shell_command", {"command": f"touch {MARK}",
-                                                                      "description": "create the file"})),
-    Cli("opencode", "opencode", "chat", ToolCall("bash", {"command": f"touch {MARK}",
-                                                          "description": "create the file"})),
+    Cli(SETUPS["claude_code"], ToolCall("Bash", {"command": f"touch {MARK}", "description": "create the file"})),
+    Cli(SETUPS["codex"], ToolCall("exec_command", {
+        "cmd": f"touch {MARK}", "sandbox_permissions": "require_escalated", "justification": "create the file"})),
+    Cli(SETUPS["gemini_cli"], ToolCall("run_shell_command", {"command": f"touch {MARK}",
+                                                               "description": "create the file"})),
+    Cli(SETUPS["qwen_code"], ToolCall("run_shell_command", {"command": f"touch {MARK}",
+                                                              "description": "create the file"})),
+    Cli(SETUPS["opencode"], ToolCall("bash", {"command": f"touch {MARK}", "description": "create the file"})),
 ]
 IDS = [c.provider for c in CLIS]
 
@@ -74,51 +80,20 @@ def binary(name: str) -> Path:
 
 
 def agent_env(url: str) -> dict[str, str]:
-    """The daemon's (so every agent's) environment for the fake model at `url`."""
+    """The daemon's (so every agent's) environment for the fake model at `url`: every CLI's
+    variables (fakemodel.clis), the pinned CLIs first on PATH, isolated homes.
+    No proxy variables are added (see the Qwen Code note in fakemodel.clis)."""
     return {
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "CAOD_ISOLATE_HOME": "1",
-        # Claude Code
-        "ANTHROPIC_BASE_URL": url,
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        # Qwen Code (OpenAI Chat); Codex signs in with OPENAI_API_KEY (its base URL is an argument)
-        "OPENAI_BASE_URL": f"{url}/v1",
-        "OPENAI_API_KEY": "sk-e2e-fake",
-        "OPENAI_MODEL": "fake-model",
-        # Gemini CLI
-        "GEMINI_API_KEY": "e2e-fake",
-        "GOOGLE_GEMINI_BASE_URL": url,
-        # OpenCode: no models.dev download, no plugin install
-        "OPENCODE_DISABLE_MODELS_FETCH": "true",
-        "npm_config_registry": f"{DEAD}/",
-        # No proxy variables: Qwen Code 0.15.10 sends 127.0.0.1 through HTTPS_PROXY despite NO_PROXY.
+        **all_env(url),
     }
-
-
-def codex_args(url: str) -> list[str]:
-    """Codex 0.169 reads no base-URL variable: a model provider on the command line."""
-    provider = (f'{{name = "fakemodel", base_url = "{url}/v1", env_key = "OPENAI_API_KEY", '
-                f'wire_api = "responses", request_max_retries = 0, stream_max_retries = 0}}')
-    return ["-c", 'model_provider="fakemodel"', "-c", f"model_providers.fakemodel={provider}",
-            "-m", "fake-model"]
 
 
 def opencode_project(url: str, workdir: Path) -> None:
-    """OpenCode's project config: the fake model as an OpenAI-compatible provider, bash asks first."""
-    config = {
-        "$schema": "https://opencode.ai/config.json",
-        "model": "fake/fake-model",
-        "small_model": "fake/fake-model",
-        "permission": {"bash": "ask"},
-        "provider": {"fake": {
-            "npm": "@ai-sdk/openai-compatible", "name": "Fake LLM",
-            "options": {"baseURL": f"{url}/v1", "apiKey": "fake"},
-            "models": {"fake-model": {"name": "Fake Model", "limit": {"context": 128000, "output": 8192}}},
-        }},
-    }
-    (workdir / "opencode.json").write_text(json.dumps(config, indent=2))
-
-
+    """OpenCode's project config (fakemodel.clis) in `workdir`."""
+    for name, text in SETUPS["opencode"].files(url).items():
+        (workdir / name).write_text(text)
 
 
 def spawn(client: Client, provider: str, cwd: Path, args: list[str] | None = None, **kw: Any):

@@ -119,8 +119,11 @@ class FakeModel:
     """The server. Listens as soon as it is made; ``stop()`` (or leaving ``with``) ends it."""
 
     def __init__(self, *, is_main: Callable[[Request], bool] | None = None,
-                 models: tuple[str, ...] = ("fake-model",)):
+                 models: tuple[str, ...] = ("fake-model",), port: int = 0,
+                 on_request: Callable[[Request], None] | None = None):
+        """``port`` 0 takes a free one; ``on_request(req)`` is told of each request once recorded."""
         self._is_main = is_main or default_is_main
+        self._on_request = on_request
         self._models = list(models)
         self._script: deque[Item] = deque()
         self._rules: list[tuple[re.Pattern[str], Item | Callable[[re.Match[str]], Item]]] = []
@@ -128,7 +131,7 @@ class FakeModel:
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
-        self._httpd = ThreadingHTTPServer((HOST, 0), Handler)
+        self._httpd = ThreadingHTTPServer((HOST, port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
         self.port: int = self._httpd.server_address[1]
@@ -265,6 +268,8 @@ class FakeModel:
                     req.reply = self._script.popleft() if self._script else Reply(EMPTY_TEXT)
             self._requests.append(req)
             self._cond.notify_all()
+        if self._on_request is not None:
+            self._on_request(req)
 
     def _known_models(self) -> list[str]:
         names = list(self._models)
