@@ -48,15 +48,23 @@ class Inbox:
         self._bus.subscribe(self._on_event)
 
     async def post(self, sender: str, receiver: "Agent", body: str) -> MessageInfo:
-        """Store a message (committed before this returns) and deliver it when possible."""
+        """Store a message (committed before this returns) and deliver it when possible.
+
+        Raises StorageError if it cannot be stored: then it is not queued either.
+        """
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
-        await self._store.write(
+        # Shielded: a caller that goes away once the row is being committed must
+        # not leave it stored but missing from the queue.
+        return await asyncio.shield(self._store_and_queue(msg, receiver))
+
+    async def _store_and_queue(self, msg: MessageInfo, receiver: "Agent") -> MessageInfo:
+        await self._store.commit(
             "INSERT INTO messages (id, sender, receiver, body, status, created_at) VALUES (?,?,?,?,?,?)",
-            (msg.id, sender, receiver.id, body, "pending", msg.created_at),
+            (msg.id, msg.sender, receiver.id, msg.body, "pending", msg.created_at),
         )
         self._pending[receiver.id].append(msg)
-        self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": sender, "state": "queued"})
+        self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": msg.sender, "state": "queued"})
         self.kick(receiver)
         return msg
 
@@ -107,7 +115,7 @@ class Inbox:
                     return
                 msg = queue[0]
                 now = time.time()
-                await self._store.write(
+                await self._store.commit(
                     "UPDATE messages SET status='delivered', delivered_at=? WHERE id=?", (now, msg.id)
                 )
                 queue.popleft()
