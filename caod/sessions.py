@@ -124,14 +124,14 @@ class SessionManager:
             if p.task:  # queued: delivered the moment the supervisor is ready, and durable
                 await self._d.inbox.post(USER, supervisor, p.task)
         except StorageError:  # the caller is told it failed: no half-made session stays running
-            self._abandon(session, supervisor)
+            await self._abandon(session, supervisor)
             raise
         return LaunchResult(self.info(session), supervisor.info())
 
-    def _abandon(self, session: Session, supervisor: "Agent") -> None:
+    async def _abandon(self, session: Session, supervisor: "Agent") -> None:
         session.ended_at = time.time()
         self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (session.ended_at, session.name))
-        asyncio.get_running_loop().create_task(supervisor.terminate(STOP_GRACE_S))
+        await supervisor.terminate(STOP_GRACE_S)
 
     async def relaunch(self, saved: list[dict]) -> None:
         """After a daemon restart: start the agents of live sessions again, same ids."""
