@@ -178,8 +178,8 @@ class Agent:
 
     async def persisted(self) -> None:
         """Every status change so far is committed: a caller told of one can rely on it
-        after a crash (a relaunch reads the events to know the agent had turns)."""
-        await self._store.flush()
+        after a crash (a relaunch reads the events to know the agent had turns). StorageError if not."""
+        await self._store.sync()
 
     def watch(self, pred: Transition) -> asyncio.Future:
         """A future for the next status change that satisfies `pred`, registered now."""

@@ -53,14 +53,18 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         await self.store.open()
-        await self.bus.load()
-        to_relaunch = await self.agents.recover()
-        await self.sessions.load()
-        await self.inbox.load()
-        if self._listen_sock is not None:
-            await self.server.start(sock=self._listen_sock)
-        else:
-            await self.server.start(path=str(self.socket_path))
+        try:
+            await self.bus.load()
+            to_relaunch = await self.agents.recover()
+            await self.sessions.load()
+            await self.inbox.load()
+            if self._listen_sock is not None:
+                await self.server.start(sock=self._listen_sock)
+            else:
+                await self.server.start(path=str(self.socket_path))
+        except BaseException:
+            await self.store.close()  # its thread would keep the process from exiting
+            raise
         if self.relaunch:
             await self.sessions.relaunch(to_relaunch)
         log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),

@@ -53,7 +53,7 @@ class Inbox:
         retyped = await self._store.fetchone(
             "SELECT COUNT(*) FROM messages WHERE status = 'delivered' AND taken_at IS NULL")
         if retyped[0]:
-            await self._store.write(
+            await self._store.commit(
                 "UPDATE messages SET status='pending', delivered_at=NULL WHERE status='delivered' AND taken_at IS NULL")
             log.warning("messages typed but never taken before the restart are pending again", count=retyped[0])
         row = await self._store.fetchone("SELECT COALESCE(MAX(id), 0) FROM messages")
@@ -69,19 +69,26 @@ class Inbox:
                    turn: asyncio.Future | None = None) -> MessageInfo:
         """Store a message (committed before this returns) and deliver it when possible.
 
+        Raises StorageError if it cannot be stored: then it is not queued either.
         `turn`, if given, gets the Turn that takes the message (Turn(EXITED) if the
         receiver exits first); drop it with `unfollow` when no longer wanted.
         """
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
-        await self._store.write(
+        # Shielded: a caller that goes away once the row is being committed must
+        # not leave it stored but missing from the queue.
+        return await asyncio.shield(self._store_and_queue(msg, receiver, turn))
+
+    async def _store_and_queue(self, msg: MessageInfo, receiver: "Agent",
+                               turn: asyncio.Future | None) -> MessageInfo:
+        await self._store.commit(
             "INSERT INTO messages (id, sender, receiver, body, status, created_at) VALUES (?,?,?,?,?,?)",
-            (msg.id, sender, receiver.id, body, "pending", msg.created_at),
+            (msg.id, msg.sender, receiver.id, msg.body, "pending", msg.created_at),
         )
         self._pending[receiver.id].append(msg)
         if turn is not None:
             self._followed[msg.id] = (receiver.id, turn)
-        self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": sender, "state": "queued"})
+        self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": msg.sender, "state": "queued"})
         self.kick(receiver)
         return msg
 
@@ -148,7 +155,7 @@ class Inbox:
                     return
                 msg = queue[0]
                 now = time.time()
-                await self._store.write(
+                await self._store.commit(
                     "UPDATE messages SET status='delivered', delivered_at=? WHERE id=?", (now, msg.id)
                 )
                 queue.popleft()
@@ -163,7 +170,6 @@ class Inbox:
             log.error("message delivery failed", agent=agent.id, error=repr(e))
         finally:
             self._busy.discard(agent.id)
-
 
     def _type(self, agent: "Agent", msg: MessageInfo) -> None:
         """Type the message in; a follower of it gets the turn it starts."""

@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     logs.configure(home / "caod.log", args.log_level)
     from caod.daemon import Daemon  # after logging is configured
+    from caod.store import StorageError
 
     try:
         daemon = Daemon(sock_path, home, listen_sock=inherited)
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(daemon.run(ready_fd=args.ready_fd))
     except KeyboardInterrupt:
         pass
+    except StorageError as e:  # a damaged database (set aside), or one that cannot be opened
+        logs.log.error("cannot start", error=e.message)
+        print(f"caod: {e.message}", file=sys.stderr)
+        return 1
     finally:
         os.close(lock_fd)
     return 0

@@ -17,6 +17,7 @@ from caod.logs import log
 from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
 from caod.protocol import ErrorCode, LaunchParams, LaunchResult, SessionInfo, SpawnParams
 from caod.rpc import RpcError
+from caod.store import StorageError
 
 if TYPE_CHECKING:
     from caod.agent import Agent
@@ -101,13 +102,22 @@ class SessionManager:
                                              isolate_home=p.isolate_home)
         session.supervisor = supervisor.id
         self.sessions[name] = session
-        await self._d.store.write(
-            "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
-            (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
-        )
-        if p.task:  # queued: delivered the moment the supervisor is ready, and durable
-            await self._d.inbox.post(USER, supervisor, p.task)
+        try:
+            await self._d.store.commit(
+                "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
+                (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
+            )
+            if p.task:  # queued: delivered the moment the supervisor is ready, and durable
+                await self._d.inbox.post(USER, supervisor, p.task)
+        except StorageError:  # the caller is told it failed: no half-made session stays running
+            await self._abandon(session, supervisor)
+            raise
         return LaunchResult(self.info(session), supervisor.info())
+
+    async def _abandon(self, session: Session, supervisor: "Agent") -> None:
+        session.ended_at = time.time()
+        self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (session.ended_at, session.name))
+        await supervisor.terminate(STOP_GRACE_S)
 
     async def relaunch(self, saved: list[dict]) -> None:
         """After a daemon restart: start the agents of live sessions again, same ids."""
@@ -132,7 +142,10 @@ class SessionManager:
         for name in names:
             self.sessions[name].ended_at = now
             self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (now, name))
-        await self._d.store.flush()
+        try:
+            await self._d.store.sync()  # the caller is told they ended: an error if that is not stored
+        except StorageError as e:
+            raise StorageError(f"shut down ({len(agents)} agents stopped), but not stored yet: {e.message}") from None
         return names, len(agents)
 
 

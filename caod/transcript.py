@@ -2,6 +2,10 @@
 
 When the file passes the cap it becomes `<name>.1` (replacing an older one)
 and a new file starts, so at most about twice the cap is kept per agent.
+
+A transcript is a record, never a reason to stop reading the agent: output
+the disk does not take (full) is dropped, logged once, and writing goes on
+by itself once there is room.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import os
 from pathlib import Path
 
 from caod import paths
+from caod.logs import log
 
 DEFAULT_CAP = 8 << 20
 
@@ -26,25 +31,54 @@ class Transcript:
         paths.make_private_dirs(path.parent)
         self._file = _open(path)
         self._size = self._file.tell()
+        self._ended = False
+        self._failing = False
 
     def write(self, data: bytes) -> None:
-        if self._file.closed:
+        if self._ended:
             return
-        if self._size + len(data) > self.cap:
-            self._rotate()
-        self._file.write(data)
-        self._size += len(data)
+        try:
+            if self._file.closed:  # a rotation that failed half-way: start a file again
+                self._file = _open(self.path)
+                self._size = self._file.tell()
+            if self._size + len(data) > self.cap:
+                self._rotate()
+            self._file.write(data)
+            self._size += len(data)
+        except OSError as e:
+            self._failed(e)
 
     def _rotate(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as e:  # closed all the same; what it held is lost
+            self._failed(e)
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
         self._file = _open(self.path)
         self._size = 0
 
     def flush(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
+        except OSError as e:
+            self._failed(e)
+            return
+        if self._failing:
+            self._failing = False
+            log.info("transcript writes succeed again", path=str(self.path))
+
+    def _failed(self, e: OSError) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("transcript write failed; output is dropped until it can be written",
+                        path=str(self.path), error=os.strerror(e.errno) if e.errno else str(e))
 
     def close(self) -> None:
+        self._ended = True
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as e:
+                self._failed(e)

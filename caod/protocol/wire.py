@@ -34,6 +34,7 @@ class ErrorCode(enum.IntEnum):
     NO_SUCH_SESSION = -32011
     INVALID_PROFILE = -32012
     BAD_DIRECTORY = -32013
+    STORAGE_FAILED = -32020  # the database could not store (or read) what the call needed
 
 
 # ---------------------------------------------------------------- envelopes
