@@ -82,6 +82,10 @@ class Inbox:
     def _on_event(self, event: Event) -> None:
         if event.kind is not EventKind.STATUS or event.new is None:
             return
+        if event.new is Status.EXITED:  # what is pending stays so in SQLite for a relaunch
+            self._pending.pop(event.agent, None)
+            self._unacked.pop(event.agent, None)
+            return
         if event.new is Status.COMPLETED and event.agent in self._unacked:
             mid = self._unacked.pop(event.agent)
             self._store.write("UPDATE messages SET status='acknowledged' WHERE id=?", (mid,))

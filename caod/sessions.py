@@ -82,8 +82,8 @@ class SessionManager:
         except ProfileError as e:
             raise RpcError(ErrorCode.INVALID_PROFILE, str(e)) from None
 
-    def info(self, session: Session) -> SessionInfo:
-        agents = [a.info() for a in self._d.agents.in_session(session.name)]
+    async def info(self, session: Session) -> SessionInfo:
+        agents = await self._d.agents.infos(session=session.name)
         return SessionInfo(session.name, session.cwd, session.created_at, session.active, session.supervisor, agents)
 
     # ------------------------------------------------------------ launching
@@ -121,7 +121,7 @@ class SessionManager:
         )
         if p.task:  # queued: delivered the moment the supervisor is ready, and durable
             await self._d.inbox.post(USER, supervisor, p.task)
-        return LaunchResult(self.info(session), supervisor.info())
+        return LaunchResult(await self.info(session), supervisor.info())
 
     async def relaunch(self, saved: list[dict]) -> None:
         """After a daemon restart: start the agents of live sessions again, same ids."""

@@ -16,7 +16,7 @@ import aiosqlite
 
 from caod.logs import log
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY,
@@ -37,7 +37,13 @@ CREATE TABLE IF NOT EXISTS agents (
     profile TEXT,
     role TEXT,
     parent TEXT,
-    spec TEXT  -- JSON: how to launch it again after a daemon restart
+    spec TEXT,  -- JSON: how to launch it again after a daemon restart
+    -- What stays queryable once it exits (caod.exited): why it holds its status, the
+    -- last answer and the screen (at each completed turn and at exit), the scrollback.
+    reason TEXT,
+    last_answer TEXT,
+    screen TEXT,
+    history TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     name TEXT PRIMARY KEY,
@@ -90,6 +96,9 @@ class Store:
         await self._db.executescript(SCHEMA)
         if 0 < version < 2:  # v1 databases lack the orchestration columns
             for column in ("session", "profile", "role", "parent", "spec"):
+                await self._db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
+        if 0 < version < 3:  # v2 databases lack what an exited agent is queried by
+            for column in ("reason", "last_answer", "screen", "history"):
                 await self._db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
         await self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await self._db.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from caod.agent import Agent
+from caod.exited import exit_data
 from caod.handlers.agent import send_text
 from caod.inbox import USER
 from caod.protocol import (
@@ -27,12 +29,12 @@ async def launch(ctx: Context, p: LaunchParams) -> LaunchResult:
 async def list_sessions(ctx: Context, p: SessionListParams) -> SessionList:
     sm = ctx.daemon.sessions
     chosen = [s for s in sm.sessions.values() if s.active or p.all]
-    return SessionList([sm.info(s) for s in sorted(chosen, key=lambda s: s.created_at)])
+    return SessionList([await sm.info(s) for s in sorted(chosen, key=lambda s: s.created_at)])
 
 
 async def get(ctx: Context, p: SessionRef) -> SessionInfo:
     sm = ctx.daemon.sessions
-    return sm.info(sm.get(p.session))
+    return await sm.info(sm.get(p.session))
 
 
 async def send(ctx: Context, p: SessionSendParams) -> SendResult:
@@ -43,13 +45,13 @@ async def send(ctx: Context, p: SessionSendParams) -> SendResult:
     ref = p.agent or session.supervisor
     if ref is None:
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"session {session.name} has no supervisor")
-    agent = ctx.daemon.agents.resolve(ref)
+    agent = await ctx.daemon.agents.lookup(ref)
     if agent.session != session.name:
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
+    if not isinstance(agent, Agent) or not agent.status.live:
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", exit_data(agent))
     if p.wait:
         return await send_text(agent, p.text, True, p.timeout)
-    if not agent.status.live:
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited")
     await ctx.daemon.inbox.post(USER, agent, p.text)  # queued: delivered when it is ready
     return SendResult(agent.info())
 
