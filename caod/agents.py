@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 import providers
-from caod import exited, leftovers
+from caod import exited, leftovers, retention
 from caod.agent import Agent
 from caod.events import EventBus
 from caod.exited import ExitedAgent
@@ -164,9 +164,10 @@ class AgentManager:
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
+        fresh = agent_id is None  # not a relaunch: a failed start leaves no files behind
         if agent_id is None:
             agent_id = secrets.token_hex(4)
-            # Exited agents are not in memory; their folders stay on disk.
+            # Exited agents are not in memory; their folders stay until `gc` removes them.
             while agent_id in self.agents or (self._home / "agents" / agent_id).exists():
                 agent_id = secrets.token_hex(4)
         token = secrets.token_urlsafe(32)
@@ -178,6 +179,8 @@ class AgentManager:
                 spawn=p, launch=launch or Launch(), session_id=session_id,
             )
         except (OSError, ValueError) as e:
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot prepare {provider.name}: {e}") from None
         agent = Agent(
             agent_id=agent_id,
@@ -211,6 +214,8 @@ class AgentManager:
             agent.start()
         except (OSError, ValueError) as e:
             agent.transcript.close()
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {e}") from None
         self.agents[agent_id] = agent
         self._by_token[agent.token_hash] = agent

@@ -13,6 +13,8 @@ from caod.protocol import (
     AgentRef,
     AttachParams,
     ErrorCode,
+    GcParams,
+    GcResult,
     HookParams,
     HookResult,
     KillParams,
@@ -184,6 +186,12 @@ async def attach(ctx: Context, p: AttachParams) -> AgentInfo:
     return agent.info()
 
 
+async def gc(ctx: Context, p: GcParams) -> GcResult:
+    if not p.older_than >= 0:
+        raise RpcError(ErrorCode.INVALID_PARAMS, "older_than must be zero or more seconds")
+    return await ctx.daemon.retention.collect(p.older_than, p.dry_run)
+
+
 HANDLERS = {
     "agent.spawn": spawn,
     "agent.list": list_agents,
@@ -195,4 +203,5 @@ HANDLERS = {
     "agent.resize": resize,
     "agent.attach": attach,
     "agent.hook": hook,
+    "agent.gc": gc,
 }
