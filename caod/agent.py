@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from providers.base import CompiledProvider
 
+from caod import exited
 from caod.detector import Detector
 from caod.events import EventBus
 from caod.inputs import encode_input
@@ -108,16 +109,7 @@ class Agent:
         self.pid = self._child.pid
         self.screen.on_query_reply(self._answer_query)
         self._start_timer = self._loop.call_later(self.provider.spec.start_timeout_ms / 1000, self._start_overdue)
-        self._store.write(
-            "INSERT OR REPLACE INTO agents (id, name, provider, cwd, command, pid, status, status_since,"
-            " created_at, rows, cols, transcript, session, profile, role, parent, spec)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                self.id, self.name, self.provider.name, self.cwd, " ".join(self.command), self.pid,
-                self.status.value, self.status_since, self.created_at, self.rows, self.cols,
-                str(self.transcript_path), self.session, self.profile, self.role, self.parent, self.spec,
-            ),
-        )
+        exited.insert(self._store, self)
         self._bus.publish(
             EventKind.SPAWNED, self.id, new=Status.STARTING, signal=Signal.PROCESS,
             detail={"pid": self.pid, "provider": self.provider.name, "name": self.name,

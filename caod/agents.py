@@ -1,4 +1,9 @@
-"""The set of agents this daemon runs: spawn, look up, authenticate, stop, recover."""
+"""The set of agents this daemon runs: spawn, look up, authenticate, stop, recover.
+
+Only agents that run (or exited a moment ago) are in memory. Once an agent's exit is
+committed to SQLite it is dropped: lookups, listings and counts read exited agents
+back from their rows (caod.exited), also after a restart.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,14 @@ from typing import Any
 import msgspec
 
 import providers
-from caod import leftovers
+from caod import exited, leftovers, retention
 from caod.agent import Agent
 from caod.events import EventBus
+from caod.exited import ExitedAgent
 from caod.launching import Launch, prepare_launch, working_directory
 from caod.logs import log
 from caod.names import check_name
-from caod.protocol import ErrorCode, SpawnParams
+from caod.protocol import AgentInfo, ErrorCode, Event, SpawnParams
 from caod.provider_checks import find_command, not_found
 from caod.rpc import RpcError
 from caod.status import EventKind, Signal, Status
@@ -41,21 +47,96 @@ class AgentManager:
         self._socket = socket_path
         self._bus = bus
         self._store = store
-        self.agents: dict[str, Agent] = {}
+        self.agents: dict[str, Agent] = {}  # running, or exited and not yet committed
         self._by_token: dict[str, Agent] = {}
+        bus.subscribe(self._on_event)
 
-    def resolve(self, ref: str) -> Agent:
-        """An agent by id, by name (live agents first), or by a unique id prefix."""
+    def _in_memory(self, ref: str) -> Agent | None:
         if ref in self.agents:
             return self.agents[ref]
         named = [a for a in self.agents.values() if a.name == ref]
         if named:
             live = [a for a in named if a.status.live]
             return (live or named)[-1]
-        prefixed = [a for a in self.agents.values() if a.id.startswith(ref)] if len(ref) >= 4 else []
-        if len(prefixed) == 1:
-            return prefixed[0]
+        return None
+
+    def resolve(self, ref: str) -> Agent:
+        """An agent in memory by id, by name (live agents first), or by a unique id prefix.
+        `lookup` finds exited agents too."""
+        agent = self._in_memory(ref)
+        prefixed = [a for a in self.agents.values() if a.id.startswith(ref)] if agent is None and len(ref) >= 4 else []
+        if agent is None and len(prefixed) == 1:
+            agent = prefixed[0]
+        if agent is None:
+            raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no such agent: {ref}")
+        return agent
+
+    async def lookup(self, ref: str) -> Agent | ExitedAgent:
+        """An agent by id, by name (a live one first, else the newest), or by a unique id
+        prefix: one in memory, else an exited one from its row."""
+        agent = self._in_memory(ref)
+        if agent is not None:
+            return agent
+        found = await exited.by_ref(self._store, ref)
+        if found is not None:
+            return self.agents.get(found.id) or found
+        if len(ref) >= 4:
+            ids = {a.id for a in self.agents.values() if a.id.startswith(ref)}
+            ids.update(await exited.ids_with_prefix(self._store, ref))
+            if len(ids) == 1:
+                (only,) = ids
+                found = self.agents.get(only) or await exited.by_ref(self._store, only)
+                if found is not None:
+                    return found
+            elif ids:
+                raise RpcError(ErrorCode.NO_SUCH_AGENT, f"agent prefix {ref!r} is ambiguous")
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no such agent: {ref}")
+
+    async def live(self, ref: str) -> Agent:
+        """A running agent; an exited one is an `agent exited` error with how it ended."""
+        agent = await self.lookup(ref)
+        if isinstance(agent, ExitedAgent) or agent.status is Status.EXITED:
+            raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", exited.exit_data(agent))
+        return agent
+
+    async def infos(self, session: str | None = None, live_only: bool = False) -> list[AgentInfo]:
+        """Every agent (of one session), oldest first: the running ones, and unless
+        `live_only` the exited ones too."""
+        out = [a.info() for a in self.agents.values()
+               if (session is None or a.session == session) and (a.status.live or not live_only)]
+        if not live_only:
+            out += [i for i in await exited.infos(self._store, session) if i.id not in self.agents]
+        return sorted(out, key=lambda i: i.created_at)
+
+    async def counts(self) -> tuple[int, int]:
+        """(agents known, agents running)."""
+        live = sum(1 for a in self.agents.values() if a.status.live)
+        return live + await exited.count(self._store), live
+
+    def _on_event(self, event: Event) -> None:
+        """Keep what queries of an agent need in its row; forget it once its exit is committed."""
+        if event.kind is not EventKind.STATUS or event.new not in (Status.COMPLETED, Status.EXITED):
+            return
+        agent = self.agents.get(event.agent)
+        if agent is None:
+            return
+        try:
+            if event.new is Status.COMPLETED:
+                exited.save_turn(self._store, agent)
+            else:
+                exited.save_exit(self._store, agent).add_done_callback(lambda fut: self._forget(agent, fut))
+        except Exception as e:  # a subscriber must never raise into the agent's exit
+            log.error("could not record an agent's state", agent=agent.id, error=repr(e))
+
+    def _forget(self, agent: Agent, committed: asyncio.Future) -> None:
+        if committed.cancelled() or committed.exception() is not None:
+            # Its row may be stale: it stays in memory, still queryable.
+            log.warning("kept an exited agent in memory: its exit was not stored", agent=agent.id)
+            return
+        if self.agents.get(agent.id) is agent:
+            del self.agents[agent.id]
+        if agent.token_hash is not None and self._by_token.get(agent.token_hash) is agent:
+            del self._by_token[agent.token_hash]
 
     def authenticate(self, token: str) -> Agent:
         """The live agent holding `token`; anything else is refused."""
@@ -82,9 +163,11 @@ class AgentManager:
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
+        fresh = agent_id is None  # not a relaunch: a failed start leaves no files behind
         if agent_id is None:
             agent_id = secrets.token_hex(4)
-            while agent_id in self.agents:
+            # Exited agents are not in memory; their folders stay until `gc` removes them.
+            while agent_id in self.agents or (self._home / "agents" / agent_id).exists():
                 agent_id = secrets.token_hex(4)
         token = secrets.token_urlsafe(32)
         if p.yolo and not (launch and launch.yolo):
@@ -95,6 +178,8 @@ class AgentManager:
                 spawn=p, launch=launch or Launch(), session_id=session_id,
             )
         except (OSError, ValueError) as e:
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot prepare {provider.name}: {e}") from None
         command = [*provider.spec.command, *prepared.args, *p.args]
         if find_command(command[0], prepared.env.get("PATH", os.defpath)) is None:
@@ -132,6 +217,8 @@ class AgentManager:
             agent.start()
         except (OSError, ValueError) as e:
             agent.transcript.close()
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {e}") from None
         self.agents[agent_id] = agent
         self._by_token[agent.token_hash] = agent
@@ -155,11 +242,12 @@ class AgentManager:
         )
         now = time.time()
         relaunch = []
+        reason = "the daemon that ran this agent stopped"
         for agent_id, status, session, profile, role, parent, spec in rows:
-            self._store.write("UPDATE agents SET status=?, status_since=? WHERE id=?", (Status.EXITED.value, now, agent_id))
+            self._store.write("UPDATE agents SET status=?, status_since=?, reason=? WHERE id=?",
+                              (Status.EXITED.value, now, reason, agent_id))
             self._bus.publish(
-                EventKind.STATUS, agent_id, Status(status), Status.EXITED, Signal.RECOVERY,
-                {"reason": "the daemon that ran this agent stopped"},
+                EventKind.STATUS, agent_id, Status(status), Status.EXITED, Signal.RECOVERY, {"reason": reason},
             )
             if session and spec:
                 turns = await self._store.fetchall(

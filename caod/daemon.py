@@ -15,6 +15,7 @@ from caod.events import EventBus
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
 from caod.orchestrator import Orchestrator
+from caod.retention import Retention
 from caod.sessions import SessionManager
 from caod.logs import log
 from caod.rpc import Dispatcher
@@ -35,6 +36,7 @@ class Daemon:
         self.inbox = Inbox(self.store, self.bus, self.agents)
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
+        self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
@@ -67,6 +69,7 @@ class Daemon:
             raise
         if self.relaunch:
             await self.sessions.relaunch(to_relaunch)
+        self.retention.start()
         log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),
                  activated=self._listen_sock is not None)
         systemd.notify(f"READY=1\nSTATUS=listening on {self.socket_path}\nMAINPID={os.getpid()}")
@@ -85,6 +88,7 @@ class Daemon:
         systemd.notify("STOPPING=1")
         log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
         self.server.stop_listening()
+        self.retention.stop()
         if self._listen_sock is None:
             try:
                 self.socket_path.unlink()

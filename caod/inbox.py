@@ -31,6 +31,15 @@ if TYPE_CHECKING:
     from caod.events import EventBus
 
 USER = "user"  # the sender of messages typed by a person
+
+
+class NotTaken(Exception):
+    """The receiver exited with the message still queued (it stays in its inbox)."""
+
+    def __init__(self, message_id: int):
+        super().__init__(f"message {message_id} was not taken")
+        self.message_id = message_id
+
 # Statuses that show a receiver took the text typed into it (its turn started).
 TAKEN = frozenset({Status.PROCESSING, Status.WAITING, Status.COMPLETED})
 
@@ -129,10 +138,19 @@ class Inbox:
                 del self._unacked[event.agent]
                 self._taken.discard(mid)
                 self._store.write("UPDATE messages SET status='acknowledged' WHERE id=?", (mid,))
-        if event.new is Status.EXITED:  # nothing queued for it will be taken now
-            for mid, (receiver, turn) in list(self._followed.items()):
+        if event.new is Status.EXITED:
+            waiting = {m.id for m in self._pending.get(event.agent, ())}
+            for fid, (receiver, turn) in list(self._followed.items()):
                 if receiver == event.agent and not turn.done():
-                    turn.set_result(Turn(Status.EXITED, None))
+                    if fid in waiting:  # nothing queued for it will be taken now
+                        turn.set_exception(NotTaken(fid))
+                    else:
+                        turn.set_result(Turn(Status.EXITED, None))
+            # What is pending stays so in SQLite, for a relaunch; memory lets it go.
+            self._pending.pop(event.agent, None)
+            if self._unacked.pop(event.agent, None) is not None:
+                self._taken.discard(mid)
+            return
         if (event.new.ready or event.new is Status.ERROR) and self._pending.get(event.agent):
             agent = self._agents.agents.get(event.agent)
             if agent is not None:

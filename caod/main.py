@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from caod import __version__, logs, paths, systemd
+from caod.durations import retention_limit
 
 
 class StartupError(Exception):
@@ -74,6 +75,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     ap.add_argument("--no-relaunch", action="store_true",
                     help="after a crash, do not start the agents of live sessions again")
+    ap.add_argument("--keep-exited", metavar="DURATION", type=retention_limit,
+                    default=os.environ.get("CAOD_KEEP_EXITED", "7d"),
+                    help="remove exited agents (rows, folders, transcripts) this long after they exit;"
+                         " 0 or off keeps them (env CAOD_KEEP_EXITED; default 7d)")
     ap.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once listening (used by caoctl)")
     ap.add_argument("--version", action="version", version=f"caod {__version__}")
     return ap.parse_args(argv)
@@ -103,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         daemon = Daemon(sock_path, home, listen_sock=inherited)
         daemon.relaunch = not args.no_relaunch
+        daemon.retention.keep_s = args.keep_exited
         asyncio.run(daemon.run(ready_fd=args.ready_fd))
     except KeyboardInterrupt:
         pass

@@ -11,6 +11,7 @@ import asyncio
 import time
 
 from caod.agent import Agent, AgentBusy, AgentGone
+from caod.exited import ExitedAgent
 from caod.inputs import sanitize
 from caod.launching import working_directory
 from caod.protocol import (
@@ -61,8 +62,8 @@ class Orchestrator:
                            f"permission denied: only a supervisor may {action} (agent {agent.id} is {agent.role or 'no role'})")
         return agent, session
 
-    def _member(self, session: Session, ref: str) -> Agent:
-        target = self._d.agents.resolve(ref)
+    async def _member(self, session: Session, ref: str) -> Agent | ExitedAgent:
+        target = await self._d.agents.lookup(ref)
         if target.session != session.name:
             raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
         return target
@@ -119,17 +120,19 @@ class Orchestrator:
     async def send_message(self, p: SendMessageParams) -> MessageInfo:
         caller, session = self._caller(p.token)
         _require_text(p.message)
-        receiver = self._member(session, p.receiver_id)
+        receiver = await self._member(session, p.receiver_id)
         if receiver.id == caller.id:
             raise RpcError(ErrorCode.INVALID_PARAMS, "an agent cannot send a message to itself")
-        if not receiver.status.live:
+        if not isinstance(receiver, Agent) or not receiver.status.live:
             raise RpcError(ErrorCode.AGENT_EXITED, f"agent {receiver.id} has exited; the message was not stored")
         return await self._d.inbox.post(caller.id, receiver, p.message)
 
     async def answer_user_prompt(self, p: AnswerParams) -> AgentInfo:
         _caller, session = self._supervisor(p.token, "answer another agent's prompt")
         _require_text(p.answer)
-        target = self._member(session, p.agent_id)
+        target = await self._member(session, p.agent_id)
+        if not isinstance(target, Agent):
+            raise RpcError(ErrorCode.AGENT_BUSY, f"agent {target.id} is not waiting for an answer (it has exited)")
         async with target.input_lock:
             if target.status is not Status.WAITING:
                 raise RpcError(ErrorCode.AGENT_BUSY,
@@ -140,9 +143,9 @@ class Orchestrator:
                 raise RpcError(ErrorCode.AGENT_BUSY, f"agent {target.id} cannot take input: {e}") from None
         return target.info()
 
-    def list_agents(self, p: TokenParams) -> AgentList:
+    async def list_agents(self, p: TokenParams) -> AgentList:
         _caller, session = self._caller(p.token)
-        return AgentList([a.info() for a in self._d.agents.in_session(session.name)])
+        return AgentList(await self._d.agents.infos(session=session.name))
 
 
 def _require_text(text: str) -> None:

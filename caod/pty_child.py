@@ -140,8 +140,9 @@ class PtyChild:
         # Tell ptyprocess it is closed, or its __del__ would sleep and re-kill.
         self._proc.closed = True
         self._proc.terminated = True
-        try:
-            os.close(self.fd)
+        try:  # through the file object that owns the fd: closed behind its back, it would
+            # close the number again when collected, by then another agent's PTY
+            self._proc.fileobj.close()
         except OSError:
             pass
 

@@ -66,8 +66,8 @@ class SessionManager:
         except ProfileError as e:
             raise RpcError(ErrorCode.INVALID_PROFILE, str(e)) from None
 
-    def info(self, session: Session) -> SessionInfo:
-        agents = [a.info() for a in self._d.agents.in_session(session.name)]
+    async def info(self, session: Session) -> SessionInfo:
+        agents = await self._d.agents.infos(session=session.name)
         return SessionInfo(session.name, session.cwd, session.created_at, session.active, session.supervisor, agents)
 
     # ------------------------------------------------------------ launching
@@ -112,7 +112,7 @@ class SessionManager:
         except StorageError:  # the caller is told it failed: no half-made session stays running
             await self._abandon(session, supervisor)
             raise
-        return LaunchResult(self.info(session), supervisor.info())
+        return LaunchResult(await self.info(session), supervisor.info())
 
     async def _abandon(self, session: Session, supervisor: "Agent") -> None:
         session.ended_at = time.time()

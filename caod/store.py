@@ -37,7 +37,7 @@ from caod.rpc import RpcError
 
 __all__ = ["CorruptDatabase", "Store", "StorageError"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY,
@@ -58,7 +58,13 @@ CREATE TABLE IF NOT EXISTS agents (
     profile TEXT,
     role TEXT,
     parent TEXT,
-    spec TEXT  -- JSON: how to launch it again after a daemon restart
+    spec TEXT,  -- JSON: how to launch it again after a daemon restart
+    -- What stays queryable once it exits (caod.exited): why it holds its status, the
+    -- last answer and the screen (at each completed turn and at exit), the scrollback.
+    reason TEXT,
+    last_answer TEXT,
+    screen TEXT,
+    history TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     name TEXT PRIMARY KEY,
@@ -107,6 +113,9 @@ async def _prepare(db: aiosqlite.Connection) -> int:
     await db.executescript(SCHEMA + META)
     if 0 < version < 2:  # v1 databases lack the orchestration columns
         for column in ("session", "profile", "role", "parent", "spec"):
+            await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
+    if 0 < version < 3:  # v2 databases lack what an exited agent is queried by
+        for column in ("reason", "last_answer", "screen", "history"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
     columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(messages)")}
     if "taken_at" not in columns:  # added after v2 shipped

@@ -29,5 +29,7 @@ def command(ctx, agent, screen, last, history, as_json):
         emit_json(result)
         return
     if result.text is None:
+        if result.status.value == "exited":
+            raise CommandFailed(f"agent {result.agent} exited with no answer recorded")
         raise CommandFailed(f"agent {result.agent} has no answer on screen yet")
     click.echo(result.text)

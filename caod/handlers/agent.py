@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from caod.agent import Agent, AgentBusy, AgentGone
+from caod.exited import ExitedAgent, exit_data, with_screen
 from caod.inputs import sanitize
 from caod.protocol import (
     AgentInfo,
@@ -12,6 +13,8 @@ from caod.protocol import (
     AgentRef,
     AttachParams,
     ErrorCode,
+    GcParams,
+    GcResult,
     HookParams,
     HookResult,
     KillParams,
@@ -30,17 +33,6 @@ from caod.status import Status
 from caod.turns import NotReady, NotStarted, Turn, start_turn, wait_settled
 
 
-def _live(ctx: Context, ref: str) -> Agent:
-    agent = ctx.daemon.agents.resolve(ref)
-    if agent.status is Status.EXITED:
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
-    return agent
-
-
-def _exit_data(agent: Agent) -> dict:
-    return {"exit_code": agent.exit_code, "exit_signal": agent.exit_signal, "screen": agent.screen.text()}
-
-
 def check_timeout(value: float) -> float:
     if not value > 0:
         raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
@@ -52,16 +44,15 @@ async def spawn(ctx: Context, p: SpawnParams) -> AgentInfo:
 
 
 async def list_agents(ctx: Context, p: ListParams) -> AgentList:
-    agents = ctx.daemon.agents.agents.values()
-    return AgentList([a.info() for a in agents if a.status.live or not p.live_only])
+    return AgentList(await ctx.daemon.agents.infos(live_only=p.live_only))
 
 
 async def get(ctx: Context, p: AgentRef) -> AgentInfo:
-    return ctx.daemon.agents.resolve(p.agent).info()
+    return (await ctx.daemon.agents.lookup(p.agent)).info()
 
 
 async def send(ctx: Context, p: SendParams) -> SendResult:
-    return await send_text(_live(ctx, p.agent), p.text, p.wait, p.timeout)
+    return await send_text(await ctx.daemon.agents.live(p.agent), p.text, p.wait, p.timeout)
 
 
 async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> SendResult:
@@ -73,7 +64,7 @@ async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> Send
         await wait_settled(agent, timeout)
         async with agent.input_lock:
             if agent.status is Status.EXITED:
-                raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", _exit_data(agent))
+                raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited", exit_data(agent))
             if not agent.takes_input:
                 raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} is busy ({agent.status.value})")
             pending = start_turn(agent, text)
@@ -100,7 +91,7 @@ async def send_text(agent: Agent, text: str, wait: bool, timeout: float) -> Send
 async def turn_result(agent: Agent, turn: Turn, message: int | None = None) -> SendResult:
     """A finished turn as send's reply: completed or stopped at a question/error, else an error."""
     if turn.ended is Status.EXITED:
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", _exit_data(agent))
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited during the turn", exit_data(agent))
     if turn.ended is Status.IDLE:  # the confirm timer gave up
         raise RpcError(ErrorCode.TIMEOUT, f"agent {agent.id} did not take the input", {"screen": agent.screen.text()})
     await agent.persisted()
@@ -111,8 +102,12 @@ async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
     timeout = check_timeout(p.timeout)
     if not p.statuses:
         raise RpcError(ErrorCode.INVALID_PARAMS, "statuses must name at least one status")
-    agent = ctx.daemon.agents.resolve(p.agent)
+    agent = await ctx.daemon.agents.lookup(p.agent)
     wanted = set(p.statuses)
+    if isinstance(agent, ExitedAgent):
+        if Status.EXITED in wanted:
+            return agent.info()
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited", exit_data(agent))
     try:
         reached = await agent.wait_status(wanted | {Status.EXITED}, timeout)
     except TimeoutError:
@@ -120,13 +115,19 @@ async def wait(ctx: Context, p: WaitParams) -> AgentInfo:
             ErrorCode.TIMEOUT, f"agent {agent.id} is still {agent.status.value} after {timeout:g}s"
         ) from None
     if reached not in wanted:  # it exited: no other status will ever come
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited", _exit_data(agent))
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited", exit_data(agent))
     await agent.persisted()
     return agent.info()
 
 
 async def output(ctx: Context, p: OutputParams) -> OutputResult:
-    agent = ctx.daemon.agents.resolve(p.agent)
+    agent = await ctx.daemon.agents.lookup(p.agent)
+    if isinstance(agent, ExitedAgent):  # what its row kept (see caod.exited)
+        if p.mode is not OutputMode.LAST:
+            agent = await with_screen(ctx.daemon.store, agent)
+        text = {OutputMode.SCREEN: agent.screen or "", OutputMode.LAST: agent.answer,
+                OutputMode.HISTORY: agent.history or agent.screen or ""}[p.mode]
+        return OutputResult(agent=agent.id, status=agent.status, text=text)
     if p.mode is OutputMode.SCREEN:
         text: str | None = agent.screen.text()
     elif p.mode is OutputMode.LAST:
@@ -149,13 +150,14 @@ async def hook(ctx: Context, p: HookParams) -> HookResult:
 async def kill(ctx: Context, p: KillParams) -> AgentInfo:
     if not p.grace >= 0:
         raise RpcError(ErrorCode.INVALID_PARAMS, "grace must be zero or more seconds")
-    agent = ctx.daemon.agents.resolve(p.agent)
-    await agent.terminate(p.grace)
+    agent = await ctx.daemon.agents.lookup(p.agent)
+    if isinstance(agent, Agent):
+        await agent.terminate(p.grace)
     return agent.info()
 
 
 async def resize(ctx: Context, p: ResizeParams) -> AgentInfo:
-    agent = _live(ctx, p.agent)
+    agent = await ctx.daemon.agents.live(p.agent)
     if not (1 <= p.rows <= 500 and 1 <= p.cols <= 1000):
         raise RpcError(ErrorCode.INVALID_PARAMS, "size must be within 1..500 rows, 1..1000 cols")
     agent.resize(p.rows, p.cols)
@@ -163,7 +165,7 @@ async def resize(ctx: Context, p: ResizeParams) -> AgentInfo:
 
 
 async def attach(ctx: Context, p: AttachParams) -> AgentInfo:
-    agent = _live(ctx, p.agent)
+    agent = await ctx.daemon.agents.live(p.agent)
     if (p.rows is None) != (p.cols is None):
         raise RpcError(ErrorCode.INVALID_PARAMS, "give both rows and cols, or neither")
     if p.rows is not None and p.cols is not None and (p.rows, p.cols) != (agent.rows, agent.cols):
@@ -189,6 +191,12 @@ async def attach(ctx: Context, p: AttachParams) -> AgentInfo:
     return agent.info()
 
 
+async def gc(ctx: Context, p: GcParams) -> GcResult:
+    if not p.older_than >= 0:
+        raise RpcError(ErrorCode.INVALID_PARAMS, "older_than must be zero or more seconds")
+    return await ctx.daemon.retention.collect(p.older_than, p.dry_run)
+
+
 HANDLERS = {
     "agent.spawn": spawn,
     "agent.list": list_agents,
@@ -200,4 +208,5 @@ HANDLERS = {
     "agent.resize": resize,
     "agent.attach": attach,
     "agent.hook": hook,
+    "agent.gc": gc,
 }

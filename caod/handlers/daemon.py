@@ -12,7 +12,7 @@ from caod.rpc import Context
 
 async def status(ctx: Context, _p: Empty) -> DaemonStatus:
     d = ctx.daemon
-    agents = d.agents.agents.values()
+    known, live = await d.agents.counts()
     return DaemonStatus(
         version=__version__,
         pid=os.getpid(),
@@ -20,8 +20,8 @@ async def status(ctx: Context, _p: Empty) -> DaemonStatus:
         home=str(d.home),
         started_at=d.started_at,
         uptime_s=time.time() - d.started_at,
-        agents=len(agents),
-        agents_live=sum(1 for a in agents if a.status.live),
+        agents=known,
+        agents_live=live,
     )
 
 

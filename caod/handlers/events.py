@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from caod.protocol import EventList, EventsParams, Subscribed, SubscribeParams
-from caod.rpc import Context, RpcError
+from caod.rpc import Context
 
 
 async def _agent_id(ctx: Context, ref: str | None) -> str | None:
-    """The id of an agent this daemon runs, or of one recorded before a restart."""
-    if not ref:
-        return None
-    try:
-        return ctx.daemon.agents.resolve(ref).id
-    except RpcError:
-        row = await ctx.daemon.store.fetchone(
-            "SELECT id FROM agents WHERE id = ? OR name = ? ORDER BY created_at DESC LIMIT 1", (ref, ref))
-        if row is None:
-            raise
-        return row[0]
+    """The id of an agent this daemon runs, or of an exited one SQLite keeps."""
+    return (await ctx.daemon.agents.lookup(ref)).id if ref else None
 
 MAX_REPLAY = 1000
 
 
 async def subscribe(ctx: Context, p: SubscribeParams) -> Subscribed:
-    # Live events only come from agents this daemon runs: a typo is an error.
-    agent = ctx.daemon.agents.resolve(p.agent).id if p.agent else None
+    # A typo is an error (an exited agent is no typo: it just sends nothing more).
+    agent = await _agent_id(ctx, p.agent)
     replay = max(0, min(p.replay, MAX_REPLAY))
     # After the reply, so the subscriber sees the reply before any event.
     ctx.after_reply.append(lambda: ctx.conn.subscribe(agent, replay))

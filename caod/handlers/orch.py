@@ -34,7 +34,7 @@ async def answer_user_prompt(ctx: Context, p: AnswerParams) -> AgentInfo:
 
 
 async def list_agents(ctx: Context, p: TokenParams) -> AgentList:
-    return ctx.daemon.orchestrator.list_agents(p)
+    return await ctx.daemon.orchestrator.list_agents(p)
 
 
 HANDLERS = {

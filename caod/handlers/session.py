@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from caod.agent import AgentBusy, AgentGone
+from caod.agent import Agent, AgentBusy, AgentGone
+from caod.exited import exit_data
 from caod.handlers.agent import check_timeout, turn_result
-from caod.inbox import USER
+from caod.inbox import USER, NotTaken
 from caod.inputs import sanitize
 from caod.protocol import (
     ErrorCode,
@@ -23,7 +24,6 @@ from caod.protocol import (
     ShutdownResult,
 )
 from caod.rpc import Context, RpcError
-from caod.status import Status
 from caod.turns import NotReady, NotStarted, wait_settled
 
 
@@ -34,12 +34,12 @@ async def launch(ctx: Context, p: LaunchParams) -> LaunchResult:
 async def list_sessions(ctx: Context, p: SessionListParams) -> SessionList:
     sm = ctx.daemon.sessions
     chosen = [s for s in sm.sessions.values() if s.active or p.all]
-    return SessionList([sm.info(s) for s in sorted(chosen, key=lambda s: s.created_at)])
+    return SessionList([await sm.info(s) for s in sorted(chosen, key=lambda s: s.created_at)])
 
 
 async def get(ctx: Context, p: SessionRef) -> SessionInfo:
     sm = ctx.daemon.sessions
-    return sm.info(sm.get(p.session))
+    return await sm.info(sm.get(p.session))
 
 
 async def send(ctx: Context, p: SessionSendParams) -> SendResult:
@@ -52,14 +52,15 @@ async def send(ctx: Context, p: SessionSendParams) -> SendResult:
     ref = p.agent or session.supervisor
     if ref is None:
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"session {session.name} has no supervisor")
-    agent = ctx.daemon.agents.resolve(ref)
+    agent = await ctx.daemon.agents.lookup(ref)
     if agent.session != session.name:
         raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
     timeout = check_timeout(p.timeout)
     if not sanitize(p.text).strip():
         raise RpcError(ErrorCode.INVALID_PARAMS, "the message is empty (after removing control characters)")
-    if not agent.status.live:
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited; the message was not stored")
+    if not isinstance(agent, Agent) or not agent.status.live:
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} has exited; the message was not stored",
+                       exit_data(agent))
     inbox = ctx.daemon.inbox
     if not p.wait:
         msg = await inbox.post(USER, agent, p.text)  # delivered when it is ready
@@ -86,11 +87,11 @@ async def send(ctx: Context, p: SessionSendParams) -> SendResult:
         ) from None
     except (AgentBusy, AgentGone, ProcessLookupError) as e:
         raise RpcError(ErrorCode.AGENT_BUSY, f"agent {agent.id} cannot take input: {e}") from None
+    except NotTaken:
+        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited before taking message {msg.id} "
+                       "(it stays in its inbox)", {"message": msg.id, "exit_code": agent.exit_code}) from None
     finally:
         inbox.unfollow(msg.id)
-    if ended.ended is Status.EXITED and inbox.is_pending(msg.id, agent.id):
-        raise RpcError(ErrorCode.AGENT_EXITED, f"agent {agent.id} exited before taking message {msg.id} "
-                       "(it stays in its inbox)", {"message": msg.id, "exit_code": agent.exit_code})
     return await turn_result(agent, ended, message=msg.id)
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import msgspec
 
 from caod.protocol.agents import (
-    AgentList, AgentRef, AttachParams, DaemonStatus, Empty, EventList, EventsParams, HookParams, HookResult,
-    KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
+    AgentList, AgentRef, AttachParams, DaemonStatus, Empty, EventList, EventsParams, GcAgent, GcParams, GcResult,
+    HookParams, HookResult, KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
@@ -45,6 +45,7 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "agent.resize": (ResizeParams, AgentInfo),
     "agent.attach": (AttachParams, AgentInfo),
     "agent.hook": (HookParams, HookResult),
+    "agent.gc": (GcParams, GcResult),
     "events.subscribe": (SubscribeParams, Subscribed),
     "events.list": (EventsParams, EventList),
     "profile.list": (Empty, ProfileList),
@@ -75,7 +76,7 @@ def encode_line(msg: Any) -> bytes:
 __all__ = [
     "AgentInfo", "AgentList", "AgentRef", "AnswerParams", "AssignParams", "AssignResult", "AttachParams",
     "DaemonStatus", "EVENT_NOTIFICATION", "Empty", "ErrorCode", "ErrorObject", "Event", "EventList",
-    "EventsParams", "HandoffParams", "HandoffResult", "HookParams", "HookResult", "InboxListParams",
+    "EventsParams", "GcAgent", "GcParams", "GcResult", "HandoffParams", "HandoffResult", "HookParams", "HookResult", "InboxListParams",
     "InboxSendParams", "InstallParams", "JSONRPC", "KillParams", "LaunchParams", "LaunchResult", "ListParams",
     "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",
     "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "ProviderCheck", "ProviderChecks",

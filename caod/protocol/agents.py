@@ -127,6 +127,27 @@ class AttachParams(Params):
     redraw: bool = True  # send the current screen first
 
 
+class GcParams(Params):
+    """Remove exited agents' rows, folders and transcripts (never one of an active session)."""
+
+    older_than: float = 0.0  # seconds since it exited; 0: every exited agent
+    dry_run: bool = False  # say what would go, remove nothing
+
+
+class GcAgent(Result):
+    id: str
+    name: str | None
+    exited_at: float
+    bytes: int  # its folder and transcripts on disk
+
+
+class GcResult(Result):
+    agents: list[GcAgent]
+    leftovers: list[str]  # files and folders of agents with no row (e.g. a spawn that failed)
+    bytes: int
+    dry_run: bool
+
+
 # ---------------------------------------------------------------- events.*
 
 

@@ -151,7 +151,10 @@ def test_restarted_daemon_records_the_stopped_agents(daemon, daemon_factory, rea
     c = again.client()
     events = [e for e in c.call("events.list", {"limit": 1000}).events if e.agent == info.id]
     assert events[-1].new is Status.EXITED and events[-1].signal.value == "process"
-    assert c.call("daemon.status").agents == 0  # a new daemon starts with no agents in memory
+    status = c.call("daemon.status")
+    # A new daemon runs none of them, and still knows the stopped one (its row: caod.exited).
+    assert (status.agents_live, status.agents) == (0, 1)
+    assert c.call("agent.get", {"agent": info.id}).status is Status.EXITED
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
