@@ -49,6 +49,7 @@ class AgentManager:
         self._store = store
         self.agents: dict[str, Agent] = {}  # running, or exited and not yet committed
         self._by_token: dict[str, Agent] = {}
+        self._forgetting: set[asyncio.Task] = set()  # exits waiting to be committed
         bus.subscribe(self._on_event)
 
     def _in_memory(self, ref: str) -> Agent | None:
@@ -124,14 +125,18 @@ class AgentManager:
             if event.new is Status.COMPLETED:
                 exited.save_turn(self._store, agent)
             else:
-                exited.save_exit(self._store, agent).add_done_callback(lambda fut: self._forget(agent, fut))
+                exited.save_exit(self._store, agent)
+                task = asyncio.get_running_loop().create_task(self._forget_when_stored(agent))
+                self._forgetting.add(task)
+                task.add_done_callback(self._forgetting.discard)
         except Exception as e:  # a subscriber must never raise into the agent's exit
             log.error("could not record an agent's state", agent=agent.id, error=repr(e))
 
-    def _forget(self, agent: Agent, committed: asyncio.Future) -> None:
-        if committed.cancelled() or committed.exception() is not None:
-            # Its row may be stale: it stays in memory, still queryable.
-            log.warning("kept an exited agent in memory: its exit was not stored", agent=agent.id)
+    async def _forget_when_stored(self, agent: Agent) -> None:
+        try:
+            await self._store.sync()
+        except Exception as e:  # its row may be stale: it stays in memory, still queryable
+            log.warning("kept an exited agent in memory: its exit was not stored", agent=agent.id, error=str(e))
             return
         if self.agents.get(agent.id) is agent:
             del self.agents[agent.id]

@@ -47,15 +47,15 @@ def insert(store: Store, agent: "Agent") -> asyncio.Future:
     )
 
 
-def save_turn(store: Store, agent: "Agent") -> asyncio.Future:
+def save_turn(store: Store, agent: "Agent") -> None:
     """A turn completed: its answer (kept if none is found now) and the screen."""
-    return store.write("UPDATE agents SET last_answer=COALESCE(?, last_answer), screen=? WHERE id=?",
+    store.write("UPDATE agents SET last_answer=COALESCE(?, last_answer), screen=? WHERE id=?",
                        (agent.last_answer(), agent.screen.text(), agent.id))
 
 
-def save_exit(store: Store, agent: "Agent") -> asyncio.Future:
+def save_exit(store: Store, agent: "Agent") -> None:
     """The agent exited: everything its queries need, before it leaves memory."""
-    return store.write(
+    store.write(
         "UPDATE agents SET reason=?, last_answer=COALESCE(?, last_answer), screen=?, history=? WHERE id=?",
         (agent.reason, agent.last_answer(), agent.screen.text(), history_text(agent.screen), agent.id),
     )

@@ -128,6 +128,7 @@ class Retention:
     async def _collect(self, older_than: float, dry_run: bool) -> GcResult:
         d = self._d
         cutoff = time.time() - older_than
+        await d.store.flush()  # the newest exits are in their rows
         rows = await d.store.fetchall(
             "SELECT id, name, status_since, session FROM agents WHERE status = ? AND status_since <= ?"
             " ORDER BY status_since", (Status.EXITED.value, cutoff))
@@ -159,17 +160,15 @@ class Retention:
 
     async def _delete_rows(self, ids: list[str]) -> None:
         store = self._d.store
-        last = None
         for start in range(0, len(ids), 500):  # within SQLite's limit on parameters
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             store.write(f"DELETE FROM agents WHERE id IN ({marks})", tuple(chunk))
             store.write(f"DELETE FROM events WHERE agent IN ({marks}) AND seq < (SELECT MAX(seq) FROM events)",
                         tuple(chunk))
-            last = store.write(f"DELETE FROM messages WHERE receiver IN ({marks})"
-                               " AND id < (SELECT MAX(id) FROM messages)", tuple(chunk))
-        if last is not None:
-            await last  # FIFO: every delete before it is committed too
+            store.write(f"DELETE FROM messages WHERE receiver IN ({marks})"
+                        " AND id < (SELECT MAX(id) FROM messages)", tuple(chunk))
+        await store.sync()  # FIFO: every delete is committed (StorageError if the disk refuses)
 
     # ------------------------------------------------------------ automatic
 

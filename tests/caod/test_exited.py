@@ -111,7 +111,8 @@ V2_AGENTS = """CREATE TABLE agents (id TEXT PRIMARY KEY, name TEXT, provider TEX
 
 def test_agents_of_an_older_database_are_read_and_shown_from_their_transcripts(daemon_factory):
     d = daemon_factory.new(start=False)
-    (d.home / "transcripts").mkdir(mode=0o700, parents=True)
+    d.home.mkdir(mode=0o700, exist_ok=True)  # caod refuses a home others can read
+    (d.home / "transcripts").mkdir(mode=0o700)
     transcript = d.home / "transcripts" / "0ld0ld00.log"
     transcript.write_bytes(b"\x1b[2J\x1b[Hhello from before\r\n\x1b[1mbye\x1b[0m\r\n")
     db = sqlite3.connect(d.home / "caod.db")

@@ -242,11 +242,11 @@ def test_domain_errors(client, ready_agent, wait_status, tmp_path):
     assert code_of(lambda: client.call("agent.spawn", {"provider": "gpt-17"})) == ErrorCode.NO_SUCH_PROVIDER
     missing = str(tmp_path / "does" / "not" / "exist")
     assert code_of(lambda: client.call("agent.spawn", {"provider": "scripted", "cwd": missing})) == \
-        ErrorCode.INVALID_PARAMS
+        ErrorCode.BAD_DIRECTORY  # one rule with session.launch
     a_file = tmp_path / "file"
     a_file.write_text("")
     assert code_of(lambda: client.call("agent.spawn", {"provider": "scripted", "cwd": str(a_file)})) == \
-        ErrorCode.INVALID_PARAMS
+        ErrorCode.BAD_DIRECTORY
     for bad in ({"rows": 0}, {"cols": 5000}, {"name": " padded "}, {"env": {"A=B": "x"}}):
         assert code_of(lambda: client.call("agent.spawn", {"provider": "scripted", **bad})) == \
             ErrorCode.INVALID_PARAMS, bad
