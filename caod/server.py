@@ -113,6 +113,9 @@ class Connection:
         except msgspec.DecodeError as e:  # any JSON value decodes as Raw: this is bad JSON
             self.send(error_response(None, ErrorCode.PARSE_ERROR, f"parse error: {e}"))
             return None
+        except RecursionError:  # msgspec's depth limit is the interpreter's: about 1,000 levels
+            self.send(error_response(None, ErrorCode.PARSE_ERROR, "parse error: JSON nested too deeply"))
+            return None
         call = dispatcher.parse_object(parsed)
         if call is None:  # a notification that cannot run: no reply
             return None

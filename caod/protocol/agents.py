@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from caod.protocol.wire import AgentInfo, Event, Params, Result
+from caod.protocol.wire import AgentInfo, Event, NonNegInt64, Params, Result
 from caod.status import Status
 
 # ---------------------------------------------------------------- daemon.*
@@ -131,7 +131,7 @@ class AttachParams(Params):
 
 class SubscribeParams(Params):
     agent: str | None = None
-    replay: int = 0  # send this many recent events first, then live ones
+    replay: NonNegInt64 = 0  # send this many recent events first, then live ones
 
 
 class Subscribed(Result):
@@ -140,8 +140,8 @@ class Subscribed(Result):
 
 class EventsParams(Params):
     agent: str | None = None
-    since: int = 0  # events with seq > since
-    limit: int = 200
+    since: NonNegInt64 = 0  # events with seq > since
+    limit: NonNegInt64 = 200
 
 
 class EventList(Result):
