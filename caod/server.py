@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from caod.daemon import Daemon
 
 READ_SIZE = 65536
+# How long a refused peer has to send its request and read the refusal.
+REFUSAL_LINGER_S = 2.0
 # A subscriber this far behind is cut off instead of buffering without bound.
 NOTIFY_BUFFER_LIMIT = 8 << 20
 
@@ -200,17 +202,15 @@ class Server:
         os.chmod(path, 0o600)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
-        uid = peer_uid(sock) if sock is not None else None
-        if uid != os.getuid():
-            log.warning("refused a connection from another user", peer_uid=uid)
-            writer.write(encode_line(error_response(None, ErrorCode.PERMISSION_DENIED, "permission denied: this daemon serves only its own user")))
-            writer.close()
-            return
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
         try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid != os.getuid():
+                await _refuse(reader, writer, uid)
+                return
             await Connection(self.daemon, reader, writer).serve()
         except asyncio.CancelledError:
             # close() cancels us at shutdown. Ending cancelled would make
@@ -231,3 +231,22 @@ class Server:
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uid: int | None) -> None:
+    """Tell a peer of another user why, then close without resetting it."""
+    log.warning("refused a connection from another user", peer_uid=uid)
+    writer.write(encode_line(error_response(
+        None, ErrorCode.PERMISSION_DENIED, "permission denied: this daemon serves only its own user")))
+    try:
+        writer.write_eof()  # the line, then end of file
+        # Read (and discard) what it sends until it closes: closing with its
+        # request unread would reset the connection, and a client that is told
+        # ECONNRESET may never read the line.
+        async with asyncio.timeout(REFUSAL_LINGER_S):
+            while await reader.read(READ_SIZE):
+                pass
+    except OSError:  # it took too long, or went
+        pass
+    finally:
+        writer.close()
