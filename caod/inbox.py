@@ -49,6 +49,14 @@ class Inbox:
 
     async def post(self, sender: str, receiver: "Agent", body: str) -> MessageInfo:
         """Store a message (committed before this returns) and deliver it when possible."""
+        # Shielded: a caller cancelled (its client hung up) must not leave the
+        # message committed but never queued for delivery. A failure then has
+        # nobody to go to, and is marked seen.
+        posting = asyncio.ensure_future(self._post(sender, receiver, body))
+        posting.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(posting)
+
+    async def _post(self, sender: str, receiver: "Agent", body: str) -> MessageInfo:
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
         await self._store.write(

@@ -22,6 +22,8 @@ async def status(ctx: Context, _p: Empty) -> DaemonStatus:
         uptime_s=time.time() - d.started_at,
         agents=len(agents),
         agents_live=sum(1 for a in agents if a.status.live),
+        connections=len(d.server.open),
+        calls=sum(conn.calls for conn in d.server.open),
     )
 
 

@@ -27,6 +27,8 @@ class DaemonStatus(Result):
     uptime_s: float
     agents: int
     agents_live: int
+    connections: int = 0  # clients connected now
+    calls: int = 0  # calls running now, over every connection (this one included)
 
 
 # ---------------------------------------------------------------- agent.*

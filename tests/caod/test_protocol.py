@@ -216,6 +216,20 @@ def test_frame_size_limit_is_exact(raw):
     assert_alive(raw)
 
 
+def test_a_client_that_shuts_its_writing_side_gets_every_reply(raw):
+    count = 600  # more than a connection runs at once: some are still unread at the end of file
+    call = b'{"jsonrpc": "2.0", "id": %d, "method": "events.list", "params": {"limit": 1}}\n'  # a query: it takes a while
+    raw.sock.sendall(b"".join(call % i for i in range(count)))
+    raw.sock.shutdown(socket.SHUT_WR)
+    ids = set()
+    while True:
+        try:
+            ids.add(raw.recv()["id"])
+        except ConnectionError:  # the end of file, once every call is answered
+            break
+    assert ids == set(range(count))
+
+
 def test_batch(raw):
     raw.send([
         {"jsonrpc": "2.0", "id": 1, "method": "daemon.ping"},
