@@ -34,6 +34,8 @@ MAX_IN_FLIGHT = 256
 # it the connection is dropped. Checked before each write, so one large reply
 # still goes to a client that reads.
 OUTPUT_LIMIT = 8 << 20
+# How long a closing connection may take to hand its queued output to the client.
+FLUSH_TIMEOUT_S = 2.0
 # How long a refused peer has to send its request and read the refusal.
 REFUSAL_LINGER_S = 2.0
 # Calls that only wait for something to happen (a status, the end of a turn):
@@ -263,11 +265,17 @@ class Connection:
             self.daemon.bus.unsubscribe(token)
         for task in list(self._waiting):
             task.cancel()
-        self.writer.close()
+        self.writer.close()  # sends what is queued first: a client that reads gets it all
         try:
-            await self.writer.wait_closed()
-        except (ConnectionError, OSError):
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                await self.writer.wait_closed()
+        except TimeoutError:  # it does not read: waiting longer would hold the connection (and a shutdown)
+            self.drop()
+        except OSError:
             pass
+        except asyncio.CancelledError:
+            self.drop()
+            raise
 
 
 class Server:

@@ -3,6 +3,8 @@ daemon's memory stays bounded, and what they left behind is released."""
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 
@@ -13,6 +15,26 @@ from caod.server import MAX_IN_FLIGHT
 # buffers (8 MiB of output, 128 KiB of input, MAX_IN_FLIGHT calls) and allocator slack.
 # Unbounded, 30k events.list grew it by 90 MiB and 50k agent.wait by 240 MiB.
 RSS_GROWTH_MIB = 40
+
+
+# An agent that prints 5 MB at its first input: more than a viewer may leave unread.
+FLOOD = r"""
+import os, sys
+os.write(1, b"> ")
+sys.stdin.readline()
+for _ in range(50_000):
+    os.write(1, b"x" * 98 + b"\r\n")
+os.write(1, b"> ")
+sys.stdin.readline()
+"""
+FLOOD_PROVIDER = """
+name = "flood"
+description = "prints 5 MB after its first input"
+command = [{python}, "-c", {script}]
+[[patterns]]
+status = "idle"
+regex = "^> ?$"
+"""
 
 
 def _frames(method: str, params: bytes, count: int) -> bytes:
@@ -111,3 +133,42 @@ def test_waiting_calls_are_released_when_their_client_hangs_up(daemon, ready_age
     # the agent and the daemon go on as before
     with Client(daemon.socket) as c:
         assert c.call("agent.get", {"agent": agent}).status.value == "idle"
+
+
+def test_a_viewer_that_never_reads_is_dropped(daemon_factory, tmp_path, wait_status, quiet, connect, rss_mib):
+    folder = tmp_path / "providers"
+    folder.mkdir()
+    (folder / "flood.toml").write_text(FLOOD_PROVIDER.format(python=json.dumps(sys.executable),
+                                                             script=json.dumps(FLOOD)))
+    d = daemon_factory.new(start=False)
+    d.env["CAOD_PROVIDERS_DIR"] = str(folder)
+    d.start()
+    with Client(d.socket) as c:
+        agent = c.call("agent.spawn", {"provider": "flood"}).id
+        wait_status(c, agent, "idle", timeout=20)
+    before = quiet(d).rss
+    viewer = connect(d.socket)
+    try:
+        viewer.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": "agent.attach", '
+                       b'"params": {"agent": "%s", "redraw": false}}\n' % agent.encode())
+        with Client(d.socket) as c:
+            c.call("agent.send", {"agent": agent, "text": "go"})
+            wait_status(c, agent, "completed", "idle", timeout=40)
+        grown = rss_mib(d.pid) - before
+        after = quiet(d)  # the viewer's connection is gone, though it never read a byte
+    finally:
+        viewer.close()
+    assert grown < RSS_GROWTH_MIB, f"the daemon grew by {grown:.0f} MiB"
+    assert after.status.agents_live == 1
+
+
+def test_a_client_that_never_reads_does_not_hold_up_a_shutdown(daemon, connect, send_without_reading):
+    s = connect(daemon.socket)
+    try:
+        # 1.6 MB of replies: under the bound, so queued, and more than the socket holds
+        send_without_reading(s, _frames("daemon.status", b"{}", 5_000), seconds=2)
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 10
+    finally:
+        s.close()
