@@ -14,7 +14,9 @@ from typing import Any, Iterator
 import msgspec
 
 from caod import paths
-from caod.protocol import EVENT_NOTIFICATION, METHODS, ErrorObject, Event, Params, Result, encode_line
+from caod.protocol import (
+    EVENT_NOTIFICATION, MAX_FRAME, METHODS, ErrorCode, ErrorObject, Event, Params, Result, encode_line,
+)
 
 
 class DaemonUnavailable(Exception):
@@ -31,6 +33,31 @@ class RpcFailure(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+class RequestTooLarge(RpcFailure):
+    """A request longer than the daemon reads (MAX_FRAME); refused before sending."""
+
+    def __init__(self, method: str, size: int):
+        super().__init__(ErrorCode.INVALID_REQUEST,
+                         f"the {method} request is too large: {size:,} bytes encoded, and caod reads "
+                         f"at most {MAX_FRAME:,} bytes ({MAX_FRAME >> 20} MiB) per request")
+        self.size = size
+
+
+def encode_request(rid: int, method: str, params: Params | dict | None = None) -> bytes:
+    """One request line; RequestTooLarge if the daemon would refuse its size."""
+    request: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+    if params is not None:
+        request["params"] = params
+    frame = encode_line(request)
+    if len(frame) - 1 > MAX_FRAME:  # the newline does not count
+        raise RequestTooLarge(method, len(frame) - 1)
+    return frame
+
+
+def _failure(err: ErrorObject) -> RpcFailure:
+    return RpcFailure(err.code, err.message, None if err.data is msgspec.UNSET else err.data)
 
 
 class _Incoming(msgspec.Struct):
@@ -103,10 +130,13 @@ class Client:
         """Call `method`; return its typed result or raise RpcFailure."""
         self._next_id += 1
         rid = self._next_id
-        request = {"jsonrpc": "2.0", "id": rid, "method": method}
-        if params is not None:
-            request["params"] = params
-        self.sock.sendall(encode_line(request))
+        frame = encode_request(rid, method, params)
+        try:
+            self.sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            # A daemon that refused us (another user) may close before it reads:
+            # its reason may be waiting to be read.
+            raise self._reason_for_closing() or e
         self.sock.settimeout(timeout)
         try:
             while True:
@@ -115,15 +145,29 @@ class Client:
                     if msg.method == EVENT_NOTIFICATION and msg.params is not msgspec.UNSET:
                         self._events.append(_decode_event(msg.params))
                     continue
+                if msg.id is None and msg.error is not msgspec.UNSET:
+                    # The daemon could not read our request (too large, not JSON, not
+                    # ours to serve), so it could not name it: it is the call we wait on.
+                    raise _failure(msg.error)
                 if msg.id != rid:
                     continue
                 if msg.error is not msgspec.UNSET:
-                    err = msg.error
-                    raise RpcFailure(err.code, err.message, None if err.data is msgspec.UNSET else err.data)
+                    raise _failure(msg.error)
                 result_type = METHODS[method][1]
                 return msgspec.json.decode(msg.result, type=result_type)  # type: ignore[arg-type]
         finally:
             self.sock.settimeout(None)
+
+    def _reason_for_closing(self) -> RpcFailure | None:
+        """The error line a daemon sent before it closed on us, if one is there."""
+        self.sock.settimeout(1.0)
+        try:
+            msg = self.read_message()
+        except (OSError, msgspec.DecodeError):
+            return None
+        finally:
+            self.sock.settimeout(None)
+        return None if msg.error is msgspec.UNSET else _failure(msg.error)
 
     def events(self) -> Iterator[Event]:
         """Events pushed after events.subscribe, as they arrive."""

@@ -89,7 +89,7 @@ class Agent:
         self._store = store
         self._loop = asyncio.get_running_loop()
         self._child: PtyChild | None = None
-        self._waiters: list[tuple[Transition, asyncio.Future]] = []
+        self._waiters: dict[asyncio.Future, Transition] = {}  # a dict: O(1) removal of each of many
         self._frame_timer: asyncio.TimerHandle | None = None
         self._confirm_timer: asyncio.TimerHandle | None = None
         self._answer_timer: asyncio.TimerHandle | None = None  # see Provider.answer_wait_ms
@@ -156,7 +156,7 @@ class Agent:
             "UPDATE agents SET status=?, status_since=? WHERE id=?", (new.value, self.status_since, self.id)
         )
         self._bus.publish(EventKind.STATUS, self.id, old, new, signal, detail)
-        for pred, fut in list(self._waiters):
+        for fut, pred in list(self._waiters.items()):
             if not fut.done() and pred(old, new, signal):
                 fut.set_result(new)
 
@@ -176,9 +176,8 @@ class Agent:
     def watch(self, pred: Transition) -> asyncio.Future:
         """A future for the next status change that satisfies `pred`, registered now."""
         fut = self._loop.create_future()
-        entry = (pred, fut)
-        self._waiters.append(entry)
-        fut.add_done_callback(lambda _f: self._waiters.remove(entry))
+        self._waiters[fut] = pred
+        fut.add_done_callback(self._waiters.pop)
         return fut
 
     async def wait_transition(self, pred: Transition, timeout: float) -> Status:

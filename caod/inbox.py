@@ -84,9 +84,12 @@ class Inbox:
         """
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
-        # Shielded: a caller that goes away once the row is being committed must
-        # not leave it stored but missing from the queue.
-        return await asyncio.shield(self._store_and_queue(msg, receiver, turn))
+        # Shielded: a caller cancelled (its client hung up) must not leave the
+        # message committed but never queued for delivery. A failure then has
+        # nobody to go to, and is marked seen.
+        posting = asyncio.ensure_future(self._store_and_queue(msg, receiver, turn))
+        posting.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return await asyncio.shield(posting)
 
     async def _store_and_queue(self, msg: MessageInfo, receiver: "Agent",
                                turn: asyncio.Future | None) -> MessageInfo:

@@ -71,6 +71,8 @@ class Dispatcher:
             req = msgspec.json.decode(obj, type=Request)
         except msgspec.ValidationError as e:
             return error_response(_guess_id(obj), ErrorCode.INVALID_REQUEST, f"invalid request: {e}")
+        except (msgspec.DecodeError, RecursionError) as e:  # well-formed, but a string is not UTF-8
+            return error_response(_guess_id(obj), ErrorCode.PARSE_ERROR, f"parse error: {_decode_problem(e)}")
         notification = req.id is msgspec.UNSET
         rid = None if notification else req.id
         if req.jsonrpc != "2.0":
@@ -89,6 +91,10 @@ class Dispatcher:
             if notification:
                 return None
             return error_response(rid, ErrorCode.INVALID_PARAMS, f"invalid params for {req.method}: {e}")
+        except (msgspec.DecodeError, RecursionError) as e:
+            if notification:
+                return None
+            return error_response(rid, ErrorCode.PARSE_ERROR, f"parse error in params: {_decode_problem(e)}")
         return Call(rid, notification, req.method, params, self.handlers[req.method])
 
     async def run(self, call: Call, ctx: Context) -> Response | None:
@@ -103,10 +109,14 @@ class Dispatcher:
         return None if call.notification else response
 
 
+def _decode_problem(e: Exception) -> str:
+    return "JSON nested too deeply" if isinstance(e, RecursionError) else str(e)
+
+
 def _guess_id(obj: msgspec.Raw) -> Any:
     try:
         value = msgspec.json.decode(obj)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(value, dict) and isinstance(value.get("id"), (int, str)):
         return value["id"]

@@ -30,7 +30,7 @@ class Viewers:
         for writer in list(self._writers):
             if writer.is_closing() or writer.transport.get_write_buffer_size() > VIEWER_BUFFER_LIMIT:
                 self._writers.discard(writer)
-                writer.close()
+                writer.transport.abort()  # close() would hold the connection until the viewer read it all
             else:
                 writer.write(data)
 

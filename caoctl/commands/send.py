@@ -6,10 +6,11 @@ import sys
 
 import click
 
+from caoctl.client import RequestTooLarge, encode_request
 from caoctl.common import EXIT_FAILED, EXIT_WAITING, CommandFailed, connect, json_option
 from caoctl.complete import agent_ids
 from caoctl.output import emit_json
-from caod.protocol import SendParams
+from caod.protocol import MAX_FRAME, SendParams
 from caod.status import Status
 
 
@@ -29,10 +30,15 @@ def command(ctx, agent, text, wait, timeout, as_json):
     """
     if text == "-":
         text = sys.stdin.read()
+    params = SendParams(agent=agent, text=text, wait=wait, timeout=timeout)
+    try:
+        encode_request(0, "agent.send", params)  # refused here, before the daemon is even asked
+    except RequestTooLarge as e:
+        raise CommandFailed(f"the text is too long to send: {e.size:,} bytes encoded, and caod takes at most "
+                            f"{MAX_FRAME:,} bytes ({MAX_FRAME >> 20} MiB) per request") from None
     with connect(ctx) as c:
         # The daemon enforces the timeout; give the socket a little longer.
-        result = c.call("agent.send", SendParams(agent=agent, text=text, wait=wait, timeout=timeout),
-                        timeout=timeout + 30 if wait else None)
+        result = c.call("agent.send", params, timeout=timeout + 30 if wait else None)
     if as_json:
         emit_json(result)
     elif wait and result.answer is not None:

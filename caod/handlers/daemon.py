@@ -22,6 +22,8 @@ async def status(ctx: Context, _p: Empty) -> DaemonStatus:
         uptime_s=time.time() - d.started_at,
         agents=known,
         agents_live=live,
+        connections=len(d.server.open),
+        calls=sum(conn.calls for conn in d.server.open),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from caod.protocol.wire import AgentInfo, Event, Params, Result
+from caod.protocol.wire import AgentInfo, Event, NonNegInt64, Params, Result
 from caod.status import Status
 
 # ---------------------------------------------------------------- daemon.*
@@ -27,6 +27,8 @@ class DaemonStatus(Result):
     uptime_s: float
     agents: int
     agents_live: int
+    connections: int = 0  # clients connected now
+    calls: int = 0  # calls running now, over every connection (this one included)
 
 
 # ---------------------------------------------------------------- agent.*
@@ -153,7 +155,7 @@ class GcResult(Result):
 
 class SubscribeParams(Params):
     agent: str | None = None
-    replay: int = 0  # send this many recent events first, then live ones
+    replay: NonNegInt64 = 0  # send this many recent events first, then live ones
 
 
 class Subscribed(Result):
@@ -162,8 +164,8 @@ class Subscribed(Result):
 
 class EventsParams(Params):
     agent: str | None = None
-    since: int = 0  # events with seq > since
-    limit: int = 200
+    since: NonNegInt64 = 0  # events with seq > since
+    limit: NonNegInt64 = 200
 
 
 class EventList(Result):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caod.protocol.wire import AgentInfo, Params, Result
+from caod.protocol.wire import AgentInfo, NonNegInt64, Params, Result
 
 # ---------------------------------------------------------------- profile.*
 
@@ -172,7 +172,7 @@ class InboxSendParams(Params):
 class InboxListParams(Params):
     agent: str | None = None
     pending_only: bool = False
-    limit: int = 200
+    limit: NonNegInt64 = 200
 
 
 class MessageList(Result):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -12,6 +12,10 @@ from caod.status import EventKind, Signal, Status
 JSONRPC = "2.0"
 MAX_FRAME = 1 << 20  # bytes in one request line, newline excluded
 UNSET = msgspec.UNSET
+# A count or sequence number as params carry it: never negative, and small enough
+# for SQLite (a signed 64-bit integer), so a huge one is invalid params, not an
+# OverflowError inside a query.
+NonNegInt64 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 class ErrorCode(enum.IntEnum):

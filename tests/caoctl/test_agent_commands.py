@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from caod.protocol import MAX_FRAME
+
 APPROVAL = {"default": {"approval": "Delete the build folder?", "reply": "deleted", "think": 0.05}}
 
 
@@ -128,6 +130,14 @@ def test_send_exit_codes(daemon, caoctl, one_line_error):
     one_line_error(caoctl(daemon, "send", agent, "while busy"), 1, "busy")
     one_line_error(caoctl(daemon, "send", "nobody", "hi"), 1, "no such agent")
     one_line_error(caoctl(daemon, "send", agent, "\x1b\x03"), 1, "empty")
+
+
+def test_send_refuses_a_text_over_the_frame_limit(daemon, caoctl, caoctl_json, one_line_error):
+    agent = caoctl(daemon, "spawn", "-p", "scripted", "--wait").stdout.strip()
+    r = caoctl(daemon, "send", agent, "-", "--wait", input="x" * (MAX_FRAME + 1), timeout=20)
+    one_line_error(r, 1, f"at most {MAX_FRAME:,} bytes (1 MiB) per request")
+    assert "too long" in r.stderr
+    assert caoctl_json(daemon, "status", agent)["status"] == "idle"  # nothing was typed
 
 
 def test_events_list_and_follow(daemon, caoctl, caoctl_json):

@@ -157,6 +157,25 @@ def test_messages_to_a_busy_agent_arrive_in_order_once(team, wait_status):
     assert echoes == ["0", "1", "2"], history
 
 
+def test_messages_queued_by_a_client_that_hangs_up_at_once_are_all_delivered(team, wait_status):
+    c = team.client()
+    sup = launch(c)
+    wait_status(c, sup, "idle", timeout=20)
+    c.call("agent.send", {"agent": sup, "text": "busy 1"})
+    wait_status(c, sup, "processing")
+    n = 20
+    frames = b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "session.send",
+                                  "params": {"session": "t1", "text": f"note {i}", "wait": False}}).encode() + b"\n"
+                      for i in range(n))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
+        raw.connect(str(team.socket))
+        raw.sendall(frames)
+    # Gone with its calls still storing: those are cancelled, and every message they
+    # began to store is queued too, so none is left stored and never typed.
+    msgs = wait_acknowledged(c, sup, n, timeout=90)
+    assert [m.body for m in msgs] == [f"note {i}" for i in range(n)]
+
+
 def test_ten_parallel_assigns_all_report_back(team, wait_status):
     c = team.client()
     sup = launch(c)

@@ -109,6 +109,54 @@ def test_unknown_method(raw):
     assert_error(raw.call("agent.teleport", {}, rid="abc"), ErrorCode.METHOD_NOT_FOUND, "abc")
 
 
+@pytest.mark.parametrize("depth", [1000, 100_000])
+@pytest.mark.parametrize("shape", ["params", "batch", "object"])
+def test_deep_nesting_is_a_parse_error(raw, depth, shape):
+    if shape == "params":
+        frame = b'{"jsonrpc": "2.0", "id": 1, "method": "daemon.ping", "params": ' + b"[" * depth + b"]" * depth + b"}"
+    elif shape == "batch":
+        frame = b"[" * depth + b"]" * depth
+    else:
+        frame = b'{"a": ' * depth + b"1" + b"}" * depth
+    raw.send(frame)
+    assert_error(raw.recv(timeout=20), ErrorCode.PARSE_ERROR)
+    assert_alive(raw)
+
+
+@pytest.mark.parametrize("frame, rid", [
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "daemon.p\xffing"}', None),
+    (b'{"jsonrpc": "2.0", "id": "\xc3\x28", "method": "daemon.ping"}', None),
+    (b'{"jsonrpc": "2.0", "id": 4, "method": "agent.get", "params": {"agent": "\xed\xa0\x80"}}', 4),
+    (b'{"jsonrpc": "2.0", "id": 4, "method": "daemon.ping", "params": {"\xfe": 1}}', 4),
+])
+def test_invalid_utf8_in_a_string_is_a_parse_error(raw, frame, rid):
+    raw.send(frame)
+    assert_error(raw.recv(), ErrorCode.PARSE_ERROR, rid)
+    assert_alive(raw)
+    raw.send(b"[" + frame + b', {"jsonrpc": "2.0", "id": 5, "method": "daemon.ping"}]')
+    replies = raw.recv()
+    assert_error(replies[0], ErrorCode.PARSE_ERROR, rid)
+    assert replies[1]["id"] == 5 and "result" in replies[1]
+
+
+@pytest.mark.parametrize("method, params", [
+    ("events.list", {"since": 2**63}),
+    ("events.list", {"since": 10**400}),
+    ("events.list", {"limit": 2**64}),
+    ("events.list", {"since": -1}),
+    ("events.subscribe", {"replay": 2**70}),
+    ("inbox.list", {"limit": 2**63}),
+])
+def test_integers_out_of_range_are_invalid_params(raw, method, params):
+    assert_error(raw.call(method, params, rid=12), ErrorCode.INVALID_PARAMS, 12)
+    assert_alive(raw)
+
+
+def test_the_largest_sequence_number_is_served(raw):
+    reply = raw.call("events.list", {"since": 2**63 - 1})
+    assert reply["result"] == {"events": []}, reply
+
+
 @pytest.mark.parametrize(
     "method, params",
     [
@@ -166,6 +214,20 @@ def test_frame_size_limit_is_exact(raw):
     raw.send(exact[:-1] + b" }")
     assert_error(raw.recv(timeout=20), ErrorCode.INVALID_REQUEST)
     assert_alive(raw)
+
+
+def test_a_client_that_shuts_its_writing_side_gets_every_reply(raw):
+    count = 600  # more than a connection runs at once: some are still unread at the end of file
+    call = b'{"jsonrpc": "2.0", "id": %d, "method": "events.list", "params": {"limit": 1}}\n'  # a query: it takes a while
+    raw.sock.sendall(b"".join(call % i for i in range(count)))
+    raw.sock.shutdown(socket.SHUT_WR)
+    ids = set()
+    while True:
+        try:
+            ids.add(raw.recv()["id"])
+        except ConnectionError:  # the end of file, once every call is answered
+            break
+    assert ids == set(range(count))
 
 
 def test_batch(raw):

@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from caoctl.client import Client, DaemonUnavailable
+from caoctl.client import Client, DaemonUnavailable, RpcFailure
 from caod.protocol import ErrorCode
 from caod.status import Signal, Status
 
@@ -157,9 +157,11 @@ def test_restarted_daemon_records_the_stopped_agents(daemon, daemon_factory, rea
     assert c.call("agent.get", {"agent": info.id}).status is Status.EXITED
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
-def test_another_uid_is_refused(daemon):
-    # Open the filesystem on purpose, so only the daemon's own SO_PEERCRED check stands in the way.
+def _as_nobody(daemon, work) -> dict:
+    """Run `work(socket_path)` in a child that became uid nobody; returns what it reported.
+
+    The socket and its folder are opened to everyone first, so only the daemon's
+    own SO_PEERCRED check stands in the way (the kernel records the uid at connect)."""
     os.chmod(daemon.socket.parent, 0o777)
     os.chmod(daemon.socket, 0o666)
     r, w = os.pipe()
@@ -170,24 +172,7 @@ def test_another_uid_is_refused(daemon):
             os.close(r)
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(10)
-            s.connect(str(daemon.socket))
-            try:
-                s.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": "daemon.status"}\n')
-            except OSError:
-                pass
-            data, end = b"", "eof"
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:  # closed with our request unread: a reset after the data
-                    end = "reset"
-                    break
-                if not chunk:
-                    break
-                data += chunk
-            report = {"uid": os.getuid(), "data": data.decode(errors="replace"), "end": end}
+            report = {"uid": os.getuid(), **work(str(daemon.socket))}
         except BaseException as e:  # noqa: BLE001 - report everything to the parent
             report = {"exception": repr(e)}
         finally:
@@ -202,13 +187,68 @@ def test_another_uid_is_refused(daemon):
             raw += chunk
     finally:
         os.close(r)
-        _, status = os.waitpid(pid, 0)
+        os.waitpid(pid, 0)
     report = json.loads(raw)
     assert "exception" not in report, report
-    assert report["uid"] == NOBODY and report["end"] in ("eof", "reset")
+    assert report["uid"] == NOBODY, report
+    return report
+
+
+def _send_and_read(request: bytes):
+    def work(path: str) -> dict:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        try:
+            s.sendall(request)
+        except OSError as e:
+            return {"data": "", "end": f"send: {e!r}"}
+        data, end = b"", "eof"
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:  # the daemon closed with our request unread
+                end = "reset"
+                break
+            if not chunk:
+                break
+            data += chunk
+        return {"data": data.decode(errors="replace"), "end": end}
+    return work
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+@pytest.mark.parametrize("request_size", ["one line", "a megabyte"])
+def test_another_uid_is_refused(daemon, request_size):
+    request = b'{"jsonrpc": "2.0", "id": 1, "method": "daemon.status"}\n'
+    if request_size == "a megabyte":
+        request = b" " * (1 << 20) + request
+    report = _as_nobody(daemon, _send_and_read(request))
+    # the refusal is read in full, then a clean end of file: the daemon read what we
+    # sent before closing, so the connection is not reset under the client
+    assert report["end"] == "eof", report
     lines = [json.loads(line) for line in report["data"].splitlines() if line.strip()]
     assert len(lines) == 1, report  # one refusal, then the connection is closed
     assert lines[0]["error"]["code"] == ErrorCode.PERMISSION_DENIED
     assert "result" not in lines[0]
     # the owner is still served
     assert daemon.client().call("daemon.ping").pid == daemon.pid
+
+
+def _caoctl_call(path: str) -> dict:
+    try:
+        with Client(path) as c:
+            c.call("daemon.status", timeout=10)
+    except RpcFailure as e:
+        return {"code": e.code, "message": e.message}
+    except Exception as e:  # noqa: BLE001 - what caoctl would have shown instead
+        return {"code": None, "message": repr(e)}
+    return {"code": None, "message": "served"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+def test_caoctl_of_another_uid_is_told_why(daemon):
+    for _ in range(5):  # the refusal raced the request: each attempt must read it
+        report = _as_nobody(daemon, _caoctl_call)
+        assert report["code"] == ErrorCode.PERMISSION_DENIED, report
+        assert "serves only its own user" in report["message"], report
