@@ -360,6 +360,15 @@ def events_until(client: Client, pred: Callable[[Event], bool], timeout: float =
             return seen
 
 
+def wait_for(pred: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    """Until `pred()` is truthy (its value is returned); fails naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (got := pred()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.05)  # test-side pacing only; the daemon is event-driven
+    return got
+
+
 # The helpers as fixtures, so test modules never import from a conftest.
 @pytest.fixture(name="spawn_scripted")
 def _spawn_scripted_fixture():
@@ -384,3 +393,8 @@ def _ready_agent_fixture():
 @pytest.fixture(name="events_until")
 def _events_until_fixture():
     return events_until
+
+
+@pytest.fixture(name="wait_for")
+def _wait_for_fixture():
+    return wait_for

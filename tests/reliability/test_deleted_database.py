@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import pytest
 
@@ -15,14 +14,6 @@ import pytest
 def bodies(c, agent=None) -> list[tuple[str, str]]:
     params = {"agent": agent} if agent else {}
     return [(m.body, m.status) for m in c.call("inbox.list", params).messages]
-
-
-def wait_for(pred, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while not (got := pred()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.05)  # test-side pacing only
-    return got
 
 
 def rows(path, sql: str) -> list:
@@ -34,7 +25,8 @@ def rows(path, sql: str) -> list:
 
 
 @pytest.mark.parametrize("how", ["deleted", "replaced"])
-def test_a_database_deleted_or_replaced_while_running_is_written_again(daemon_factory, ready_agent, how, tmp_path):
+def test_a_database_deleted_or_replaced_while_running_is_written_again(wait_for, daemon_factory, ready_agent, how,
+                                                                      tmp_path):
     d = daemon_factory.new()
     db = d.home / "caod.db"
     c = d.client()

@@ -74,15 +74,7 @@ def messages(c, agent: str) -> list[tuple[str, str]]:
     return [(m.body, m.status) for m in c.call("inbox.list", {"agent": agent}, timeout=10).messages]
 
 
-def wait_for(pred, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while not (got := pred()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.05)  # test-side pacing only
-    return got
-
-
-def test_a_full_disk_fails_what_cannot_be_stored_serves_reads_and_recovers(daemon_on_small_disk, daemon_factory,
+def test_a_full_disk_fails_what_cannot_be_stored_serves_reads_and_recovers(wait_for, daemon_on_small_disk, daemon_factory,
                                                                           ready_agent, wait_status):
     d = daemon_on_small_disk
     db = d.home / "caod.db"
