@@ -24,8 +24,9 @@ os.write(1, b"> ")
 sys.stdin.readline()
 for _ in range(50_000):
     os.write(1, b"x" * 98 + b"\r\n")
-os.write(1, b"> ")
-sys.stdin.readline()
+while True:  # an Enter pressed again (caod's confirm retry on a slow machine) ends nothing
+    os.write(1, b"> ")
+    sys.stdin.readline()
 """
 FLOOD_PROVIDER = """
 name = "flood"
