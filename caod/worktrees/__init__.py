@@ -80,8 +80,11 @@ class Worktrees:
                 await self._d.store.commit(f"INSERT INTO worktrees ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                                            (row.agent, row.session, row.parent, row.repo, row.path, row.branch,
                                             row.base, row.created_at, None))
-                # The worker starts where the session's folder is inside the repository.
-                return spawn(os.path.join(row.path, os.path.relpath(cwd, top)), agent_id)
+                # The worker starts where the session's folder is inside the repository (git keeps
+                # no empty or untracked folder: made if missing).
+                inside = Path(row.path, os.path.relpath(cwd, top))
+                paths.make_private_dirs(inside)
+                return spawn(str(inside), agent_id)
             except BaseException:
                 await repo.remove(top, row.path, row.branch)
                 self._d.store.write("DELETE FROM worktrees WHERE agent=?", (agent_id,))
@@ -98,12 +101,13 @@ class Worktrees:
         rows = await self._d.store.fetchall(f"SELECT {COLUMNS} FROM worktrees WHERE agent=?", (ref,))
         if not rows:
             try:  # a name or an id prefix, as every other command takes
-                ref = (await self._d.agents.lookup(ref)).id
+                found = (await self._d.agents.lookup(ref)).id
             except RpcError:
-                ref = ""
-            rows = await self._d.store.fetchall(f"SELECT {COLUMNS} FROM worktrees WHERE agent=?", (ref,)) if ref else []
+                found = None
+            if found:
+                rows = await self._d.store.fetchall(f"SELECT {COLUMNS} FROM worktrees WHERE agent=?", (found,))
         if not rows:
-            raise RpcError(ErrorCode.NO_SUCH_WORKTREE, f"agent {ref or 'given'} has no worktree")
+            raise RpcError(ErrorCode.NO_SUCH_WORKTREE, f"agent {ref} has no worktree")
         return Row(*rows[0])
 
     async def _status(self, agent_id: str) -> str:
@@ -181,14 +185,18 @@ class Worktrees:
                     info.reason = f"its agent is running ({status})"
                 elif info.reason and not force:  # git could not read it: nothing says it is empty
                     info.reason = f"could not read it: {info.reason}"
+                elif not os.path.isdir(row.repo) and os.path.isdir(row.path) and not force:
+                    info.reason = f"its repository {row.repo} is gone: the folder's work would be lost"
                 elif info.present and not force and not info.merged and (info.changed or info.ahead):
                     info.reason = info.reason or _unmerged(info)
                 else:
-                    info.reason = ("merged" if info.merged else "folder already gone" if not info.present
-                                   else "removed by force: " + _unmerged(info) if info.changed or info.ahead
-                                   else "empty")
+                    # A folder deleted behind caod's back may leave commits on its branch: kept unless forced.
+                    keep_branch = not info.present and not force
+                    info.reason = ("merged" if info.merged else f"folder already gone (branch {row.branch} kept)"
+                                   if keep_branch else "removed by force: " + _unmerged(info)
+                                   if info.changed or info.ahead else "empty")
                     try:
-                        await repo.remove(row.repo, row.path, row.branch)
+                        await repo.remove(row.repo, row.path, row.branch, delete_branch=not keep_branch)
                     except GitFailed as e:
                         info.reason = f"could not remove it: {e}"
                         kept.append(info)

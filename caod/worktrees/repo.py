@@ -46,14 +46,15 @@ async def add(repo: str, path: str, branch: str, base: str) -> None:
     await git.run(repo, "worktree", "add", "--quiet", "-b", branch, path, base)
 
 
-async def remove(repo: str, path: str, branch: str) -> None:
-    """The worktree and its branch; what git no longer knows is removed from disk anyway."""
+async def remove(repo: str, path: str, branch: str, delete_branch: bool = True) -> None:
+    """The worktree (and its branch); what git no longer knows is removed from disk anyway."""
     if os.path.isdir(repo):
         try:
             await git.run(repo, "worktree", "remove", "--force", "--force", path)
         except GitFailed:
             await git.run(repo, "worktree", "prune", ok=(0, 128))
-        await git.run(repo, "branch", "-D", branch, ok=(0, 1))
+        if delete_branch:
+            await git.run(repo, "branch", "-D", branch, ok=(0, 1))
     shutil.rmtree(path, ignore_errors=True)
 
 

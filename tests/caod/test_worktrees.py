@@ -196,3 +196,46 @@ def test_a_folder_outside_git_is_a_clear_error(wt_team, tmp_path, wait_status, a
     assert [a.id for a in c.call("agent.list", {}).agents] == [sup]  # no worker was started
     assert c.call("worktree.list", {}).worktrees == []
     assert not (wt_team.home / "agents").exists() or os.listdir(wt_team.home / "agents") == [sup]
+
+
+def test_nothing_is_left_half_done(wt_team, git_repo, wait_status, agent_token):
+    (git_repo.path / "pkg").mkdir()
+    c = wt_team.client()
+    sup = launch(c, git_repo.path / "pkg", wait_status)  # a session folder inside the repository
+    token = agent_token(c, sup)
+
+    def assign(**kw):
+        return c.call("orch.assign", {"token": token, "agent_profile": "developer", "message": "task",
+                                      "use_worktree": True, **kw}, timeout=60).agent_id
+
+    with pytest.raises(RpcFailure) as e:  # a worker that cannot start leaves no worktree, branch or row
+        assign(provider="no_such_cli")
+    assert e.value.code == ErrorCode.NO_SUCH_PROVIDER
+    assert c.call("worktree.list", {}).worktrees == [] and git_repo.git("branch", "--list", "caod/*") == ""
+    assert os.listdir(wt_team.home / "worktrees" / SESSION) == []
+    assert git_repo.git("worktree", "list", "--porcelain").count("worktree ") == 1
+
+    a = assign()
+    (w,) = worktrees(c).values()
+    assert c.call("agent.get", {"agent": a}).cwd == os.path.join(w.path, "pkg")  # the same place in its tree
+    Path(w.path, "shared.txt").write_text("line 1\nfrom a\n")
+    (git_repo.path / "shared.txt").write_text("line 1\nsomeone's edit in the session folder\n")
+    head = git_repo.head()
+    with pytest.raises(RpcFailure) as e:  # the session folder's own uncommitted edit would be overwritten
+        c.call("worktree.merge", {"agent": a}, timeout=60)
+    assert e.value.code == ErrorCode.GIT_FAILED and "left as it was" in e.value.message
+    assert git_repo.head() == head and git_repo.git("status", "--porcelain") == "M shared.txt"
+    assert (git_repo.path / "shared.txt").read_text() == "line 1\nsomeone's edit in the session folder\n"
+    assert not (git_repo.path / ".git" / "MERGE_HEAD").exists()
+
+    # A worktree folder deleted behind caod's back: its record goes, its branch (with a commit) stays.
+    c.call("agent.kill", {"agent": a})
+    wait_status(c, a, "exited", timeout=20)
+    assert worktrees(c)[a].ahead == 1  # the refused merge committed its work on its branch first
+    import shutil
+    shutil.rmtree(w.path)
+    assert worktrees(c)[a].present is False
+    cleaned = c.call("worktree.clean", {}, timeout=60)
+    assert [x.reason for x in cleaned.removed] == [f"folder already gone (branch {w.branch} kept)"]
+    assert git_repo.git("branch", "--list", w.branch).endswith(w.branch)
+    assert c.call("worktree.list", {}).worktrees == []
