@@ -31,8 +31,9 @@ def command(ctx, agent, squash, as_json):
         emit_json(r)
     if r.conflicts:
         paths = ", ".join(r.conflicts[:SHOWN_CONFLICTS]) + (", ..." if len(r.conflicts) > SHOWN_CONFLICTS else "")
+        first = f"; the worker's uncommitted changes were committed on {r.branch} first" if r.committed else ""
         raise CommandFailed(f"merge of {r.branch} into {r.into} refused: {len(r.conflicts)} conflicting "
-                            f"path{'s' if len(r.conflicts) != 1 else ''}: {paths} (nothing was changed)")
+                            f"path{'s' if len(r.conflicts) != 1 else ''}: {paths} (nothing was changed{first})")
     if as_json:
         return
     if r.committed:

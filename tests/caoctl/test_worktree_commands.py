@@ -54,7 +54,8 @@ def test_list_diff_merge_and_clean(daemon, git_repo, two_workers, caoctl, caoctl
     head = git_repo.head()
     r = caoctl(daemon, "merge", b, "--squash")
     one_line_error(r, code=1, contains=f"merge of caod/{SESSION}/{b} into main refused: 1 conflicting path: "
-                                       "shared.txt (nothing was changed)")
+                                       "shared.txt (nothing was changed; the worker's uncommitted changes were "
+                                       f"committed on caod/{SESSION}/{b} first)")
     r = caoctl(daemon, "merge", b, "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["conflicts"] == ["shared.txt"]
     assert json.loads(r.stderr)["error"]["exit_code"] == 1
