@@ -41,8 +41,8 @@ async def clean(ctx: Context, p: WorktreeCleanParams) -> CleanResult:
 async def _worker_of(ctx: Context, token: str, ref: str, action: str) -> str:
     caller = ctx.daemon.agents.authenticate(token)
     if caller.role != "supervisor":
-        raise RpcError(ErrorCode.PERMISSION_DENIED,
-                       f"permission denied: only a supervisor may {action} (agent {caller.id} is {caller.role or 'no role'})")
+        raise RpcError(ErrorCode.PERMISSION_DENIED, f"permission denied: only a supervisor may {action} "
+                       f"(agent {caller.id} is {caller.role or 'no role'})")
     return await ctx.daemon.worktrees.check_supervisor(caller, ref)
 
 

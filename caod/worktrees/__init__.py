@@ -217,9 +217,10 @@ class Worktrees:
         """The worker's id, if `caller` started it or supervises its session; else refused."""
         row = await self._row(ref)
         session = self._d.sessions.sessions.get(row.session)
-        if caller.session != row.session or (caller.id != row.parent and (session is None or caller.id != session.supervisor)):
-            raise RpcError(ErrorCode.PERMISSION_DENIED,
-                           f"permission denied: agent {caller.id} neither started agent {row.agent} nor supervises its session")
+        supervises = session is not None and caller.id == session.supervisor
+        if caller.session != row.session or (caller.id != row.parent and not supervises):
+            raise RpcError(ErrorCode.PERMISSION_DENIED, f"permission denied: agent {caller.id} neither started "
+                           f"agent {row.agent} nor supervises its session")
         return row.agent
 
 

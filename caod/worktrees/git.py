@@ -34,7 +34,8 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
-async def run(folder: str, *args: str, ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None) -> tuple[int, str]:
+async def run(folder: str, *args: str, ok: tuple[int, ...] = (0,),
+              env: dict[str, str] | None = None) -> tuple[int, str]:
     """(exit code, stdout) of `git -C folder args`; GitFailed for a code not in `ok`."""
     try:
         proc = await asyncio.create_subprocess_exec(

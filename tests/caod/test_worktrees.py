@@ -171,7 +171,14 @@ def test_running_workers_keep_their_worktree_and_only_supervisors_merge(wt_team,
     wait_status(c, a, "idle", "completed", timeout=20)
     with pytest.raises(RpcFailure) as e:  # a worker may not merge a peer's work
         c.call("orch.merge", {"token": agent_token(c, a), "agent_id": b})
-    assert e.value.code == ErrorCode.PERMISSION_DENIED
+    assert e.value.code == ErrorCode.PERMISSION_DENIED and "only a supervisor" in e.value.message
+    other = c.call("session.launch", {"profile": "code_supervisor", "provider": "scripted", "session": "w2",
+                                      "cwd": str(git_repo.path)}, timeout=30).supervisor.id
+    wait_status(c, other, "idle", timeout=20)
+    with pytest.raises(RpcFailure) as e:  # nor may another session's supervisor
+        c.call("orch.diff", {"token": agent_token(c, other), "agent_id": a})
+    assert e.value.code == ErrorCode.PERMISSION_DENIED and "neither started" in e.value.message
+    assert c.call("orch.diff", {"token": agent_token(c, sup), "agent_id": a}).files == 0
     with pytest.raises(RpcFailure) as e:
         c.call("worktree.diff", {"agent": sup})
     assert e.value.code == ErrorCode.NO_SUCH_WORKTREE and "has no worktree" in e.value.message
