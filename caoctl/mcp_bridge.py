@@ -47,6 +47,7 @@ from caod.protocol import (
     SendMessageParams,
     TokenParams,
 )
+from caoctl import mcp_worktree_tools
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
 
 TOKEN_ENV = "CAO_AGENT_TOKEN"
@@ -59,6 +60,8 @@ NO_TOKEN = f"caoctl mcp was started outside a caod agent: no {TOKEN_ENV}"
 CALL_MARGIN = 30.0
 QUICK_TIMEOUT = 60.0
 ASSIGN_TIMEOUT = 180.0
+WORKTREE_ARG = ("Run the worker in its own git worktree, on branch caod/<session>/<agent>, so parallel "
+                "workers do not edit the same files; review and take its work with diff and merge")
 
 INSTRUCTIONS = """\
 These tools connect you to caod, the orchestrator that runs you and the other
@@ -69,6 +72,8 @@ agents of your session (your team). Use them to delegate work to other agents:
 - send_message: write to another agent of your session by its id.
 - answer_user_prompt: answer a worker that is stuck at a permission prompt.
 - list_agents: see the agents of your session and their status.
+- diff, merge: review and take the changes of a worker started with
+  use_worktree (it works in its own git worktree and branch).
 """
 
 HANDOFF_DOC = """\
@@ -266,7 +271,7 @@ async def _with_progress(ctx: Context, timeout: float, interval: float, work: Ca
 
 def build_server(socket_path: str | Path | None = None, token: str | None = None,
                  agent_id: str | None = None) -> MCPServer:
-    """The MCP server with its five tools; `token` None means "outside an agent"."""
+    """The MCP server with its tools (five, and diff and merge); `token` None means "outside an agent"."""
     link = DaemonLink(socket_path, token)
     who = f"You are caod agent {agent_id}.\n" if agent_id else ""
     server = MCPServer("caod", instructions=who + INSTRUCTIONS, log_level="WARNING")
@@ -280,10 +285,11 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         working_directory: Annotated[str | None, Field(description="Folder the worker runs in")] = None,
         provider: Annotated[str | None, Field(description="CLI provider for the worker")] = None,
         model: Annotated[str | None, Field(description="Model for the worker")] = None,
+        use_worktree: Annotated[bool, Field(description=WORKTREE_ARG)] = False,
     ) -> HandoffOut:
         params = HandoffParams(token=link.require_token(), agent_profile=agent_profile, message=message,
                                timeout=float(timeout), working_directory=working_directory,
-                               provider=provider, model=model)
+                               provider=provider, model=model, use_worktree=use_worktree)
         res = await _with_progress(ctx, timeout, _progress_interval(),
                                    lambda: link.call("orch.handoff", params, timeout + CALL_MARGIN))
         out = HandoffOut(success=res.success, output=res.output, agent_id=res.agent_id)
@@ -298,9 +304,11 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         working_directory: Annotated[str | None, Field(description="Folder the worker runs in")] = None,
         provider: Annotated[str | None, Field(description="CLI provider for the worker")] = None,
         model: Annotated[str | None, Field(description="Model for the worker")] = None,
+        use_worktree: Annotated[bool, Field(description=WORKTREE_ARG)] = False,
     ) -> AssignOut:
         params = AssignParams(token=link.require_token(), agent_profile=agent_profile, message=message,
-                              working_directory=working_directory, provider=provider, model=model)
+                              working_directory=working_directory, provider=provider, model=model,
+                              use_worktree=use_worktree)
         res = await link.call("orch.assign", params, ASSIGN_TIMEOUT)
         return AssignOut(agent_id=res.agent_id, session=res.session)
 
@@ -328,6 +336,7 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
         return AgentsOut(agents=[_agent_out(a) for a in res.agents])
 
+    mcp_worktree_tools.register(server, link)
     return server
 
 

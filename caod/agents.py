@@ -150,6 +150,13 @@ class AgentManager:
             raise RpcError(ErrorCode.PERMISSION_DENIED, "permission denied: unknown or stale agent token")
         return agent
 
+    def new_id(self) -> str:
+        """An id no agent has (exited agents are not in memory; their folders stay until `gc`)."""
+        agent_id = secrets.token_hex(4)
+        while agent_id in self.agents or (self._home / "agents" / agent_id).exists():
+            agent_id = secrets.token_hex(4)
+        return agent_id
+
     def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None,
               session_id: str | None = None, history: bool = False) -> Agent:
         """Start an agent. `session_id` resumes that CLI conversation (after a restart);
@@ -168,12 +175,9 @@ class AgentManager:
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
-        fresh = agent_id is None  # not a relaunch: a failed start leaves no files behind
-        if agent_id is None:
-            agent_id = secrets.token_hex(4)
-            # Exited agents are not in memory; their folders stay until `gc` removes them.
-            while agent_id in self.agents or (self._home / "agents" / agent_id).exists():
-                agent_id = secrets.token_hex(4)
+        # Not a relaunch (an id from new_id, or none): a failed start leaves no files behind.
+        fresh = agent_id is None or not (self._home / "agents" / agent_id).exists()
+        agent_id = agent_id or self.new_id()
         token = secrets.token_urlsafe(32)
         if p.yolo and not (launch and launch.yolo):
             launch = dataclasses.replace(launch or Launch(), yolo=True)

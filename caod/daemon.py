@@ -21,6 +21,7 @@ from caod.logs import log
 from caod.rpc import Dispatcher
 from caod.server import Server
 from caod.store import Store
+from caod.worktrees import Worktrees
 
 STOP_GRACE_S = 3.0
 
@@ -36,6 +37,7 @@ class Daemon:
         self.inbox = Inbox(self.store, self.bus, self.agents)
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
+        self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)

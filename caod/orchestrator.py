@@ -68,15 +68,20 @@ class Orchestrator:
             raise RpcError(ErrorCode.NO_SUCH_AGENT, f"no agent {ref} in session {session.name}")
         return target
 
-    def _worker(self, caller: Agent, session: Session, profile_name: str, provider: str | None,
-                model: str | None, working_dir: str | None) -> Agent:
+    async def _worker(self, caller: Agent, session: Session, profile_name: str, provider: str | None,
+                      model: str | None, working_dir: str | None, use_worktree: bool = False) -> Agent:
         profile = self._d.sessions.profile(profile_name)
         cwd = working_directory(working_dir, session.cwd)
-        return self._d.sessions.spawn_from_profile(
-            profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
-            yolo=spec_yolo(caller), cwd=cwd, parent=caller.id, rows=caller.rows, cols=caller.cols,
-            isolate_home=spec_isolated(caller),
-        )
+
+        def spawn(folder: str, agent_id: str | None = None) -> Agent:
+            return self._d.sessions.spawn_from_profile(
+                profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
+                yolo=spec_yolo(caller), cwd=folder, parent=caller.id, rows=caller.rows, cols=caller.cols,
+                isolate_home=spec_isolated(caller), agent_id=agent_id,
+            )
+        if use_worktree or profile.worktree:  # its own git worktree and branch (caod.worktrees)
+            return await self._d.worktrees.start(session.name, cwd, caller.id, spawn)
+        return spawn(cwd)
 
     # ------------------------------------------------------------ tools
 
@@ -85,7 +90,8 @@ class Orchestrator:
         _require_text(p.message)
         if not p.timeout > 0:
             raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
-        worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
+                                    p.use_worktree)
         started = time.monotonic()
         try:
             turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
@@ -112,7 +118,8 @@ class Orchestrator:
     async def assign(self, p: AssignParams) -> AssignResult:
         caller, session = self._supervisor(p.token, "assign work")
         _require_text(p.message)
-        worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
+                                    p.use_worktree)
         # Queued in the durable inbox: delivered the moment the worker is ready.
         await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
         return AssignResult(worker.id, session.name)

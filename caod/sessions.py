@@ -74,7 +74,7 @@ class SessionManager:
 
     def spawn_from_profile(self, profile: Profile, session: Session, *, provider: str | None, model: str | None,
                            yolo: bool, cwd: str, parent: str | None, rows: int = 40, cols: int = 120,
-                           isolate_home: bool = False) -> "Agent":
+                           isolate_home: bool = False, agent_id: str | None = None) -> "Agent":
         chosen = provider or profile.provider
         if not chosen:
             raise RpcError(ErrorCode.INVALID_PARAMS,
@@ -82,7 +82,7 @@ class SessionManager:
         params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols, env=dict(session.env),
                              isolate_home=isolate_home)
         launch = Launch(session=session.name, profile=profile, role=profile.role, parent=parent, model=model, yolo=yolo)
-        return self._d.agents.spawn(params, launch)
+        return self._d.agents.spawn(params, launch, agent_id=agent_id)
 
     async def launch(self, p: LaunchParams) -> LaunchResult:
         profile = self.profile(p.profile)

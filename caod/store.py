@@ -96,6 +96,18 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_agent ON events(agent, seq);
+-- Workers' git worktrees (caod.worktrees); a row stays until worktree.clean removes the worktree.
+CREATE TABLE IF NOT EXISTS worktrees (
+    agent TEXT PRIMARY KEY,
+    session TEXT NOT NULL,
+    parent TEXT,
+    repo TEXT NOT NULL,  -- the repository folder whose checked-out branch a merge goes into
+    path TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    base TEXT NOT NULL,  -- the commit it was made from
+    created_at REAL NOT NULL,
+    merged_tip TEXT  -- the worker's commit last merged: a squash leaves no ancestry to find it by
+);
 """
 
 # Batches committed so far, compared with the mark file at start.

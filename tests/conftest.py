@@ -398,3 +398,51 @@ def _events_until_fixture():
 @pytest.fixture(name="wait_for")
 def _wait_for_fixture():
     return wait_for
+
+
+# ---------------------------------------------------------------- git repositories (worktrees)
+
+
+class GitRepo:
+    """A real git repository in a temporary folder, with one commit and a name to commit as."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True)
+        self.git("init", "--quiet", "--initial-branch=main")
+        self.git("config", "user.name", "Test Person")
+        self.git("config", "user.email", "test@example.invalid")
+        (path / "shared.txt").write_text("line 1\n")
+        self.git("add", "shared.txt")
+        self.git("commit", "--quiet", "-m", "first")
+
+    def git(self, *args: str, cwd: Path | str | None = None) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        r = subprocess.run(["git", "-C", str(cwd or self.path), *args], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert r.returncode == 0, (args, r.stderr)
+        return r.stdout.strip()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def status(self) -> str:
+        """`git status --porcelain` of the repository's folder: "" when clean."""
+        return self.git("status", "--porcelain", "--untracked-files=all")
+
+
+@pytest.fixture
+def git_repo(tmp_path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")
+
+
+def agent_token(client: Client, agent_id: str) -> str:
+    """The agent's secret, read the way only its own user can: from its environment."""
+    pid = client.call("agent.get", {"agent": agent_id}).pid
+    env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"CAO_AGENT_TOKEN="))
+
+
+@pytest.fixture(name="agent_token")
+def _agent_token_fixture():
+    return agent_token

@@ -1,6 +1,6 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, orch, profile, provider, session
+from caod.handlers import agent, daemon, events, inbox, orch, profile, provider, session, worktree
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -11,4 +11,5 @@ HANDLERS = {
     **orch.HANDLERS,
     **inbox.HANDLERS,
     **provider.HANDLERS,
+    **worktree.HANDLERS,
 }

@@ -27,7 +27,7 @@ _ALIASES = {
     "mcpServers": "mcp_servers",
     "mcp_servers": "mcp_servers",
 }
-_KNOWN = {"name", "description", "provider", "model", "role", "tags", *_ALIASES}
+_KNOWN = {"name", "description", "provider", "model", "role", "tags", "worktree", *_ALIASES}
 _DELIMITER = re.compile(r"[ \t]*---[ \t]*")
 
 
@@ -66,6 +66,7 @@ class Profile:
     allowed_tools: list[str] | None = None  # None: the provider's default set
     mcp_servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    worktree: bool = False  # its workers run in their own git worktree (as handoff/assign's use_worktree)
     extra: dict[str, Any] = field(default_factory=dict)  # unknown front-matter fields, kept as read
     source: str = USER  # "builtin" or "user"
     path: str = ""
@@ -83,6 +84,7 @@ class Profile:
             allowed_tools=list(self.allowed_tools) if self.allowed_tools is not None else None,
             mcp_servers=self.mcp_servers,
             tags=list(self.tags),
+            worktree=self.worktree,
             system_prompt=self.system_prompt if with_prompt else None,
         )
 
@@ -268,6 +270,9 @@ def _build(data: dict[str, Any], body: str) -> Profile:
     if "mcp_servers" in fields and fields["mcp_servers"][1] is not None:
         mcp_servers = _mcp_servers(*fields["mcp_servers"])
     tags = [] if data.get("tags") is None else _string_list("tags", data["tags"], allow_csv=True)
+    worktree = data.get("worktree")
+    if worktree is not None and not isinstance(worktree, bool):
+        raise _bad("worktree", f"must be true or false (got {_kind(worktree)} {_show(worktree)})")
 
     prompt = body.strip()
     if not prompt:
@@ -282,6 +287,7 @@ def _build(data: dict[str, Any], body: str) -> Profile:
         allowed_tools=allowed_tools,
         mcp_servers=mcp_servers,
         tags=tags,
+        worktree=bool(worktree),
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 

@@ -22,6 +22,10 @@ from caod.protocol.teams import (
     SendMessageParams, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
     ShutdownParams, ShutdownResult, TokenParams,
 )
+from caod.protocol.worktrees import (
+    CleanResult, DiffResult, MergeResult, OrchDiffParams, OrchMergeParams, WorktreeCleanParams, WorktreeDiffParams,
+    WorktreeInfo, WorktreeList, WorktreeListParams, WorktreeMergeParams,
+)
 from caod.protocol.wire import (
     AgentInfo, ErrorCode, ErrorObject, Event, JSONRPC, MAX_FRAME, Notification, Params, Request, Response,
     Result, UNSET,
@@ -64,6 +68,12 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "inbox.send": (InboxSendParams, MessageInfo),
     "inbox.list": (InboxListParams, MessageList),
     "provider.list": (ProviderListParams, ProviderChecks),
+    "worktree.list": (WorktreeListParams, WorktreeList),
+    "worktree.diff": (WorktreeDiffParams, DiffResult),
+    "worktree.merge": (WorktreeMergeParams, MergeResult),
+    "worktree.clean": (WorktreeCleanParams, CleanResult),
+    "orch.diff": (OrchDiffParams, DiffResult),
+    "orch.merge": (OrchMergeParams, MergeResult),
 }
 
 encoder = msgspec.json.Encoder()
@@ -84,4 +94,6 @@ __all__ = [
     "Response", "Result", "SendMessageParams", "SendParams", "SendResult", "SessionInfo", "SessionList",
     "SessionListParams", "SessionRef", "SessionSendParams", "ShutdownParams", "ShutdownResult", "SpawnParams",
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
+    "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",
+    "WorktreeDiffParams", "WorktreeInfo", "WorktreeList", "WorktreeListParams", "WorktreeMergeParams",
 ]

@@ -20,6 +20,7 @@ class ProfileInfo(Result, omit_defaults=True):
     allowed_tools: list[str] | None = None
     mcp_servers: dict[str, Any] = {}
     tags: list[str] = []
+    worktree: bool = False  # workers from it run in their own git worktree
     system_prompt: str | None = None  # only from profile.get
 
 
@@ -112,6 +113,7 @@ class HandoffParams(Params):
     working_directory: str | None = None
     provider: str | None = None
     model: str | None = None
+    use_worktree: bool = False  # run the worker in its own git worktree (caod.worktrees)
 
 
 class HandoffResult(Result):
@@ -128,6 +130,7 @@ class AssignParams(Params):
     working_directory: str | None = None
     provider: str | None = None
     model: str | None = None
+    use_worktree: bool = False  # run the worker in its own git worktree (caod.worktrees)
 
 
 class AssignResult(Result):

@@ -26,7 +26,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents"}
+TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge"}
 
 
 def bridge_env(**extra: str) -> dict[str, str]:
@@ -155,7 +155,10 @@ def test_lists_tools_and_refuses_calls_without_a_token(tmp_path):
             assert handoff.input_schema["properties"]["timeout"]["type"] == "integer"
             assert handoff.input_schema["properties"]["timeout"]["default"] == 600
             assert set(handoff.input_schema["properties"]) == {
-                "agent_profile", "message", "timeout", "working_directory", "provider", "model"}
+                "agent_profile", "message", "timeout", "working_directory", "provider", "model", "use_worktree"}
+            assert by_name["assign"].input_schema["properties"]["use_worktree"]["default"] is False
+            assert set(by_name["merge"].input_schema["required"]) == {"agent_id"}
+            assert set(by_name["diff"].input_schema["required"]) == {"agent_id"}
             assert "wait" in handoff.description and "synchronous" in handoff.description
             assert "send_message" in by_name["assign"].description
             assert "message in your input" in by_name["assign"].description

@@ -346,3 +346,12 @@ def test_broken_user_files_are_reported_not_fatal(store):
     assert messages[1].endswith("renamed.md: field 'name': 'tester' does not match the file name renamed.md")
     with pytest.raises(ProfileError, match="no YAML front matter"):
         store.get("broken")  # a broken user file is an error, not a silent fallback
+
+
+def test_worktree_is_a_boolean_field():
+    text = "---\nname: a\ndescription: d\n{}---\nbody\n"
+    assert parse_profile(text.format(""), "s").worktree is False
+    profile = parse_profile(text.format("worktree: true\n"), "s")
+    assert profile.worktree is True and "worktree" not in profile.extra and profile.to_info().worktree is True
+    assert problem(text.format("worktree: yes please\n")) == (
+        "invalid profile ./x.md: field 'worktree': must be true or false (got str 'yes please')")
