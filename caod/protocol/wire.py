@@ -38,11 +38,11 @@ class ErrorCode(enum.IntEnum):
     NO_SUCH_SESSION = -32011
     INVALID_PROFILE = -32012
     BAD_DIRECTORY = -32013
-    STORAGE_FAILED = -32020
+    STORAGE_FAILED = -32020  # the database could not store (or read) what the call needed
     # Worktrees (caod.worktrees)
     NOT_A_REPOSITORY = -32030  # use_worktree in a folder outside a git repository
     NO_SUCH_WORKTREE = -32031
-    GIT_FAILED = -32032  # git refused (its own message follows)  # the database could not store (or read) what the call needed
+    GIT_FAILED = -32032  # git refused (its own message follows)
 
 
 # ---------------------------------------------------------------- envelopes
