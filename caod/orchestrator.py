@@ -86,6 +86,7 @@ class Orchestrator:
         if not p.timeout > 0:
             raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
         worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        self._d.notices.handoff_waiting(worker.id)  # what happens to it comes back in our result, not as notices
         started = time.monotonic()
         try:
             turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
@@ -99,6 +100,7 @@ class Orchestrator:
         except (AgentGone, AgentBusy, ProcessLookupError):
             return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
         finally:
+            self._d.notices.handoff_returned(worker.id)
             if worker.status.live:  # only after its answer (or failure) has been read
                 asyncio.get_running_loop().create_task(worker.terminate(WORKER_STOP_GRACE_S))
         if turn.ended is Status.COMPLETED:
