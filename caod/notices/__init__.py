@@ -48,6 +48,7 @@ class Notices:
         self._owes: set[str] = set()  # workers with a message from their parent not yet answered
         self._turn_from: dict[str, str] = {}  # worker -> sender of the message its current turn took
         self._awaited: Counter[str] = Counter()  # workers a handoff call waits on
+        self._expected: set[str] = set()  # agents caod stops on purpose (expect_exit)
         self._posting: set[asyncio.Task] = set()
         self._stopped = False
         self.stall = StallWatch(self._stalled)
@@ -64,9 +65,11 @@ class Notices:
         if self._awaited[worker_id] <= 0:
             del self._awaited[worker_id]
 
-    def forget_report(self, worker_id: str) -> None:
-        """The parent no longer waits for this worker's answer (it ended the worker itself)."""
-        self._owes.discard(worker_id)
+    def expect_exit(self, agent_ids) -> None:
+        """caod stops these agents on purpose (their session ends; a parent ends its worker):
+        their exits are no news to anyone."""
+        for agent_id in agent_ids:
+            self._expected.add(agent_id)
 
     def stop(self) -> None:
         """The daemon is stopping: its agents' exits are nobody's news."""
@@ -113,7 +116,7 @@ class Notices:
             # (an error with the process's own signal is its death while starting: the exit,
             # published next with the same reason, is the one notice)
             self._post(agent, "error", texts.error(agent, detail.get("reason") or screen_tail(agent.screen)))
-        elif new is Status.EXITED and owes and not awaited:
+        elif new is Status.EXITED and owes and not awaited and agent.id not in self._expected:
             self._post(agent, "exited", texts.exited(agent, detail.get("reason") or screen_tail(agent.screen)))
         elif new is Status.COMPLETED and owes and self._turn_from.get(agent.id) == agent.parent:
             self._owes.discard(agent.id)  # caod reports for it, once
@@ -123,6 +126,7 @@ class Notices:
     def _forget(self, event: Event) -> None:
         if event.new is Status.EXITED:
             self._owes.discard(event.agent)
+            self._expected.discard(event.agent)
             self._turn_from.pop(event.agent, None)
 
     def _stalled(self, agent: "Agent", seconds: float) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -181,6 +183,11 @@ def test_a_stalled_worker_is_noticed_once_per_stall(team, wait_status, wait_for,
     time.sleep(2.0)  # moving again: no second stall
     assert len([e for e in c.call("events.list", {"agent": worker}).events if e.kind.value == "stalled"]) == 1
     assert len(notices(c, sup)) == 1
+    # people see it too
+    assert " stalled  after_s=1.0 screen=" in caoctl(team, "events", "--agent", worker)
+    assert f"notice=stalled worker={worker}" in caoctl(team, "events", "--agent", sup)
+    rows = {r["id"]: r for r in json.loads(caoctl(team, "watch", "--once", "--json"))}
+    assert rows[worker]["last_event"] == "stalled" and rows[worker]["status"] == "processing"
 
 
 def test_no_notice_for_a_prompt_a_waiting_handoff_returns(team, wait_status, wait_for):
@@ -192,6 +199,24 @@ def test_no_notice_for_a_prompt_a_waiting_handoff_returns(team, wait_status, wai
                       if e.kind.value == "status" and e.new.value == "waiting_user_answer"], "the prompt")
     time.sleep(1.5)  # a notice would be stored within 1 s
     assert notices(c, sup) == []
+
+
+def test_no_notice_about_workers_stopped_with_their_session(team, wait_status, wait_for):
+    c = team.client()
+    sup = launch(c, wait_status)
+    worker = assign(c, sup, "hang for a while")
+    wait_status(c, worker, "processing", timeout=20)
+    c.call("session.shutdown", {"session": "n1"}, timeout=30)
+    assert c.call("agent.get", {"agent": worker}).status.value == "exited"
+    time.sleep(1.0)  # a notice would be stored within 1 s
+    assert notices(c, sup) == []
+
+
+def caoctl(team, *args):
+    r = subprocess.run([sys.executable, "-m", "caoctl", *args], env=team.env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 def test_options_are_read_from_the_prompts_of_several_clis():
