@@ -226,3 +226,22 @@ def test_options_are_read_from_the_prompts_of_several_clis():
         ["1. Allow once", "2. Allow always", "3) No, suggest changes"]
     assert options("Would you like to run pytest?\n› 1. Yes, proceed\n  2. No") == ["1. Yes, proceed", "2. No"]
     assert options("Enter your API key:") == []
+
+
+def test_a_providers_stall_time_wins_over_the_daemons_default():
+    from types import SimpleNamespace
+
+    from caod.notices.stall import DEFAULT_STALL_S, StallWatch
+    from caod.status import Status
+    from providers.base import Pattern, Provider
+
+    def agent(stall_ms):
+        spec = Provider(name="p", description="d", command=["true"], stall_ms=stall_ms,
+                        patterns=[Pattern(Status.IDLE, "^> ")])
+        return SimpleNamespace(provider=spec.compiled())
+
+    watch = StallWatch(lambda _agent, _seconds: None)
+    assert watch.stall_s(agent(None)) == DEFAULT_STALL_S == 180
+    assert watch.stall_s(agent(600_000)) == 600 and watch.stall_s(agent(0)) is None  # 0: never stalled
+    watch.default_s = 1.0  # caod --stall-after 1s
+    assert watch.stall_s(agent(None)) == 1.0 and watch.stall_s(agent(2500)) == 2.5
