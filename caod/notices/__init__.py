@@ -101,11 +101,10 @@ class Notices:
 
     def _on_status(self, event: Event) -> None:
         agent = self._d.agents.agents.get(event.agent)
-        if agent is None:  # marked exited at a restart: no process, nothing new to tell
+        if agent is None or self._stopped:  # marked exited at a restart, or the daemon stops: no news
             return
         self.stall.on_status(agent, event.new)  # type: ignore[arg-type]
-        if agent.parent is None or self._stopped:
-            self._forget(event)
+        if agent.parent is None:
             return
         new, awaited = event.new, self._awaited.get(agent.id, 0) > 0
         owes = agent.id in self._owes
@@ -118,7 +117,7 @@ class Notices:
             self._post(agent, "error", texts.error(agent, detail.get("reason") or screen_tail(agent.screen)))
         elif new is Status.EXITED and owes and not awaited and agent.id not in self._expected:
             self._post(agent, "exited", texts.exited(agent, detail.get("reason") or screen_tail(agent.screen)))
-        elif new is Status.COMPLETED and owes and self._turn_from.get(agent.id) == agent.parent:
+        elif new is Status.COMPLETED and owes and not awaited and self._turn_from.get(agent.id) == agent.parent:
             self._owes.discard(agent.id)  # caod reports for it, once
             self._post(agent, "unreported", texts.unreported(agent, agent.last_answer()))
         self._forget(event)
