@@ -14,6 +14,7 @@ from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
+from caod.notices import Notices
 from caod.orchestrator import Orchestrator
 from caod.retention import Retention
 from caod.sessions import SessionManager
@@ -35,6 +36,7 @@ class Daemon:
         self.bus = EventBus(self.store)
         self.agents = AgentManager(home, socket_path, self.bus, self.store)
         self.inbox = Inbox(self.store, self.bus, self.agents)
+        self.notices = Notices(self)  # workers' prompts, errors, exits, silence and stalls, to their parents
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
@@ -91,6 +93,7 @@ class Daemon:
         log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
         self.server.stop_listening()
         self.retention.stop()
+        self.notices.stop()
         if self._listen_sock is None:
             try:
                 self.socket_path.unlink()

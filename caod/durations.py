@@ -34,3 +34,8 @@ def retention_limit(text: str) -> float | None:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return seconds or None
+
+
+def stall_limit(text: str) -> float | None:
+    """argparse type of `caod --stall-after`: seconds, or None for 0/off (never stalled)."""
+    return retention_limit(text)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from caod.events import EventBus
 
 USER = "user"  # the sender of messages typed by a person
+CAOD = "caod"  # the sender of caod's own notices (caod.notices): typed as written, like a person's
 
 
 class NotTaken(Exception):
@@ -75,24 +76,25 @@ class Inbox:
         self._bus.subscribe(self._on_event)
 
     async def post(self, sender: str, receiver: "Agent", body: str,
-                   turn: asyncio.Future | None = None) -> MessageInfo:
+                   turn: asyncio.Future | None = None, note: dict | None = None) -> MessageInfo:
         """Store a message (committed before this returns) and deliver it when possible.
 
         Raises StorageError if it cannot be stored: then it is not queued either.
         `turn`, if given, gets the Turn that takes the message (Turn(EXITED) if the
         receiver exits first); drop it with `unfollow` when no longer wanted.
+        `note` is added to the `queued` event's detail (what a notice is about, for watchers).
         """
         self._next_id += 1
         msg = MessageInfo(self._next_id, sender, receiver.id, "pending", time.time(), body=body)
         # Shielded: a caller cancelled (its client hung up) must not leave the
         # message committed but never queued for delivery. A failure then has
         # nobody to go to, and is marked seen.
-        posting = asyncio.ensure_future(self._store_and_queue(msg, receiver, turn))
+        posting = asyncio.ensure_future(self._store_and_queue(msg, receiver, turn, note))
         posting.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(posting)
 
     async def _store_and_queue(self, msg: MessageInfo, receiver: "Agent",
-                               turn: asyncio.Future | None) -> MessageInfo:
+                               turn: asyncio.Future | None, note: dict | None) -> MessageInfo:
         await self._store.commit(
             "INSERT INTO messages (id, sender, receiver, body, status, created_at) VALUES (?,?,?,?,?,?)",
             (msg.id, msg.sender, receiver.id, msg.body, "pending", msg.created_at),
@@ -100,7 +102,8 @@ class Inbox:
         self._pending[receiver.id].append(msg)
         if turn is not None:
             self._followed[msg.id] = (receiver.id, turn)
-        self._bus.publish(EventKind.MESSAGE, receiver.id, detail={"id": msg.id, "from": msg.sender, "state": "queued"})
+        self._bus.publish(EventKind.MESSAGE, receiver.id,
+                          detail={"id": msg.id, "from": msg.sender, "state": "queued", **(note or {})})
         self.kick(receiver)
         return msg
 
@@ -230,5 +233,6 @@ def _takes(agent: "Agent", msg: MessageInfo) -> bool:
 
 def format_message(sender: str, body: str) -> str:
     """What the receiver sees: an agent's message starts with the sender's id,
-    so it knows whom to answer; a person's text is passed as typed."""
-    return body if sender == USER else f"[message from {sender}] {body}"
+    so it knows whom to answer; a person's text is passed as typed, and so is a notice
+    from caod (it carries its own prefix, which no agent's message can start with)."""
+    return body if sender in (USER, CAOD) else f"[message from {sender}] {body}"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from caod import __version__, logs, paths, systemd
-from caod.durations import retention_limit
+from caod.durations import retention_limit, stall_limit
 
 
 class StartupError(Exception):
@@ -79,6 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     default=os.environ.get("CAOD_KEEP_EXITED", "7d"),
                     help="remove exited agents (rows, folders, transcripts) this long after they exit;"
                          " 0 or off keeps them (env CAOD_KEEP_EXITED; default 7d)")
+    ap.add_argument("--stall-after", metavar="DURATION", type=stall_limit,
+                    default=os.environ.get("CAOD_STALL_AFTER", "3m"),
+                    help="an agent busy with no output this long is stalled (an event, and a notice to its"
+                         " parent), unless its provider sets stall_ms; 0 or off: never (env CAOD_STALL_AFTER)")
     ap.add_argument("--ready-fd", type=int, help="write 'ready' to this fd once listening (used by caoctl)")
     ap.add_argument("--version", action="version", version=f"caod {__version__}")
     return ap.parse_args(argv)
@@ -109,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon = Daemon(sock_path, home, listen_sock=inherited)
         daemon.relaunch = not args.no_relaunch
         daemon.retention.keep_s = args.keep_exited
+        daemon.notices.stall.default_s = args.stall_after
         asyncio.run(daemon.run(ready_fd=args.ready_fd))
     except KeyboardInterrupt:
         pass

@@ -92,6 +92,7 @@ class Orchestrator:
             raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
         worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
                                     p.use_worktree)
+        self._d.notices.handoff_waiting(worker.id)  # what happens to it comes back in our result, not as notices
         started = time.monotonic()
         try:
             turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
@@ -105,6 +106,7 @@ class Orchestrator:
         except (AgentGone, AgentBusy, ProcessLookupError):
             return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
         finally:
+            self._d.notices.handoff_returned(worker.id)
             if worker.status.live:  # only after its answer (or failure) has been read
                 asyncio.get_running_loop().create_task(worker.terminate(WORKER_STOP_GRACE_S))
         if turn.ended is Status.COMPLETED:

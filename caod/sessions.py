@@ -137,6 +137,7 @@ class SessionManager:
 
     async def shutdown(self, names: list[str]) -> tuple[list[str], int]:
         agents = [a for n in names for a in self._d.agents.in_session(n) if a.status.live]
+        self._d.notices.expect_exit(a.id for a in agents)  # the session ends: its workers' exits are no news
         await asyncio.gather(*(a.terminate(STOP_GRACE_S) for a in agents), return_exceptions=True)
         now = time.time()
         for name in names:

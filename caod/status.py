@@ -44,6 +44,7 @@ class EventKind(str, enum.Enum):
     SPAWNED = "spawned"
     STATUS = "status"
     MESSAGE = "message"
+    STALLED = "stalled"  # busy with no output for the provider's stall time (caod.notices)
 
 
 class FrameKind(str, enum.Enum):

@@ -106,6 +106,9 @@ class Provider(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # A CLI that has shown no prompt, question or error by then is `error` ("did not
     # become ready"), never `starting` forever; its screen stays for `caoctl output`.
     start_timeout_ms: int = 60000
+    # Busy (`processing`) with no output at all for this long: the agent is `stalled` (an event,
+    # and a notice to its parent). None: caod's default (caod --stall-after, 3 minutes).
+    stall_ms: int | None = None
     exit_keys: str = "\x04"  # keys that ask the CLI to quit
     # Answers to a choice prompt (waiting_user_answer) typed as keys with no submit
     # key: some select widgets ignore a paste, and the Enter would pick the default.

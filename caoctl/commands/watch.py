@@ -44,6 +44,8 @@ HEADERS = ["ID", "NAME", "SESSION", "PROFILE", "PROVIDER", "STATUS", "LAST EVENT
 def event_text(e: Event) -> str:
     if e.kind is EventKind.STATUS:
         return f"{e.old.value if e.old else '-'} -> {e.new.value if e.new else '-'}"
+    if e.kind is EventKind.MESSAGE and e.detail.get("notice"):  # caod's own, about a worker (caod.notices)
+        return f"notice {e.detail['notice']} about {e.detail.get('worker')}"
     if e.kind is EventKind.MESSAGE:
         return f"message {e.detail.get('state', '')}".rstrip()
     return e.kind.value

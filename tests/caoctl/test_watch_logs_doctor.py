@@ -413,3 +413,16 @@ def test_help_lists_every_command_whole(caoctl, daemon):
     text = caoctl(daemon, "hook", "--help", env={**daemon.env, "COLUMNS": "80"}).stdout
     assert "caoctl hook Stop" in text and "caoctl hook notify PAYLOAD" in text
     assert max(len(line) for line in text.splitlines()) <= 80, text
+
+
+def test_watch_names_a_notice_and_a_stall():
+    from caoctl.commands.watch import event_text
+    from caod.protocol import Event
+    from caod.status import EventKind
+
+    notice = Event(7, 0.0, EventKind.MESSAGE, "sup1", detail={"id": 3, "from": "caod", "state": "queued",
+                                                                "notice": "waiting", "worker": "w1"})
+    assert event_text(notice) == "notice waiting about w1"
+    plain = Event(8, 0.0, EventKind.MESSAGE, "sup1", detail={"id": 4, "from": "w1", "state": "queued"})
+    assert event_text(plain) == "message queued"
+    assert event_text(Event(9, 0.0, EventKind.STALLED, "w1", detail={"after_s": 1.0})) == "stalled"
