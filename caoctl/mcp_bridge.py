@@ -41,6 +41,8 @@ from caod import paths
 from caod.protocol import (
     AnswerParams,
     AssignParams,
+    EndWorkerParams,
+    GetResultParams,
     HandoffParams,
     Params,
     Result,
@@ -68,7 +70,9 @@ agents of your session (your team). Use them to delegate work to other agents:
   later with send_message, and its report arrives as a message in your input.
 - send_message: write to another agent of your session by its id.
 - answer_user_prompt: answer a worker that is stuck at a permission prompt.
-- list_agents: see the agents of your session and their status.
+- get_result: a worker's latest answer, or wait for the turn it is on.
+- end_worker: stop a worker you started, once you need it no more.
+- list_agents: see the agents of your session, their status and last answers.
 """
 
 HANDOFF_DOC = """\
@@ -82,7 +86,13 @@ own: the worker does not see your conversation. Progress notifications are
 sent while the worker runs. `timeout` is in seconds (default 600);
 `working_directory`, `provider` and `model` override the profile's defaults.
 Returns {success, output, agent_id} (and `error` when the worker failed or
-timed out; `agent_id` names the worker, which you can message later)."""
+timed out; `agent_id` names the worker, which you can message later).
+
+When the worker stops at a prompt (a permission or a choice), this returns at
+once with {success: false, waiting: true, question, options, agent_id}: answer
+it with answer_user_prompt, then collect its answer with get_result. Should
+this call be cut short (a tool-call timeout), the worker's answer still
+arrives later in your input, prefixed "[caod result of handoff to <id>]"."""
 
 ASSIGN_DOC = """\
 Start a worker agent on a task and return at once (asynchronous).
@@ -112,9 +122,25 @@ worker's id, name and new status."""
 
 LIST_AGENTS_DOC = """\
 List the agents of your session (your team): id, name, profile, role, status
-and provider of each. Use it to find agent ids for send_message, and to see
-who is busy, idle, completed or waiting for an answer
-(status "waiting_user_answer": use answer_user_prompt)."""
+and provider of each, and for workers the agent that started them (parent)
+and the first line of their last answer (last_answer). Use it to find agent
+ids for send_message, and to see who is busy, idle, completed or waiting for
+an answer (status "waiting_user_answer": use answer_user_prompt)."""
+
+GET_RESULT_DOC = """\
+Get a worker's latest result: the answer of its last finished turn.
+
+`agent_id` is a worker started by handoff or assign. With `wait` (the
+default) and the worker still on a turn, this waits up to `timeout` seconds
+for that turn's end (use it after answer_user_prompt). Returns {agent_id,
+status, done, output, ended, ended_at}: `done` is true when the result is
+there and the worker is on no newer turn; `ended` is how its turn ended
+(completed, error or exited); `error` says why there is no result yet."""
+
+END_WORKER_DOC = """\
+Stop a worker you started (by handoff or assign) when you need it no more.
+Only the agent that started a worker may end it. Its results stay readable
+with get_result. Returns the worker's id, name and status."""
 
 
 def _unwrap(text: str) -> str:
@@ -122,8 +148,8 @@ def _unwrap(text: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
 
 
-HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC = map(
-    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC))
+HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC = map(
+    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC))
 
 
 # ---------------------------------------------------------------- result shapes
@@ -134,6 +160,9 @@ class HandoffOut(TypedDict):
     output: str | None
     agent_id: str | None
     error: NotRequired[str]
+    waiting: NotRequired[bool]
+    question: NotRequired[str | None]
+    options: NotRequired[list[str]]
 
 
 class AssignOut(TypedDict):
@@ -153,16 +182,35 @@ class AgentOut(TypedDict):
     role: str | None
     status: str
     provider: str
+    parent: NotRequired[str | None]
+    last_answer: NotRequired[str | None]
 
 
 class AgentsOut(TypedDict):
     agents: list[AgentOut]
 
 
+class ResultOut(TypedDict):
+    agent_id: str
+    status: str
+    done: bool
+    output: str | None
+    ended: str | None
+    ended_at: float | None
+    error: NotRequired[str]
+
+
 def _agent_out(info: Any) -> AgentOut:
     status = getattr(info.status, "value", info.status)
     return AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
                     status=str(status), provider=info.provider)
+
+
+def _team_out(info: Any) -> AgentOut:
+    out = _agent_out(info)
+    out["parent"] = info.parent
+    out["last_answer"] = info.last_answer
+    return out
 
 
 # ---------------------------------------------------------------- daemon calls
@@ -266,7 +314,7 @@ async def _with_progress(ctx: Context, timeout: float, interval: float, work: Ca
 
 def build_server(socket_path: str | Path | None = None, token: str | None = None,
                  agent_id: str | None = None) -> MCPServer:
-    """The MCP server with its five tools; `token` None means "outside an agent"."""
+    """The MCP server with its tools; `token` None means "outside an agent"."""
     link = DaemonLink(socket_path, token)
     who = f"You are caod agent {agent_id}.\n" if agent_id else ""
     server = MCPServer("caod", instructions=who + INSTRUCTIONS, log_level="WARNING")
@@ -289,6 +337,8 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         out = HandoffOut(success=res.success, output=res.output, agent_id=res.agent_id)
         if res.error is not None:
             out["error"] = res.error
+        if res.waiting:
+            out.update(waiting=True, question=res.question, options=res.options)
         return out
 
     @server.tool(description=ASSIGN_DOC, annotations=ToolAnnotations(title="Assign a task (asynchronous)"))
@@ -326,7 +376,33 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
                  annotations=ToolAnnotations(title="List my team", read_only_hint=True))
     async def list_agents() -> AgentsOut:
         res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
-        return AgentsOut(agents=[_agent_out(a) for a in res.agents])
+        return AgentsOut(agents=[_team_out(a) for a in res.agents])
+
+    @server.tool(description=GET_RESULT_DOC,
+                 annotations=ToolAnnotations(title="Get a worker's result", read_only_hint=True))
+    async def get_result(
+        agent_id: Annotated[str, Field(description="Id of the worker")],
+        ctx: Context,
+        wait: Annotated[bool, Field(description="Wait for the end of the turn the worker is on")] = True,
+        timeout: Annotated[int, Field(ge=1, description="Seconds to wait at most")] = 600,
+    ) -> ResultOut:
+        params = GetResultParams(token=link.require_token(), agent_id=agent_id, wait=wait, timeout=float(timeout))
+        budget = (timeout if wait else 0) + CALL_MARGIN
+        res = await _with_progress(ctx, timeout, _progress_interval(),
+                                   lambda: link.call("orch.get_result", params, budget))
+        out = ResultOut(agent_id=res.agent_id, status=res.status, done=res.done, output=res.output,
+                        ended=res.ended, ended_at=res.ended_at)
+        if res.error is not None:
+            out["error"] = res.error
+        return out
+
+    @server.tool(description=END_WORKER_DOC, annotations=ToolAnnotations(title="End a worker"))
+    async def end_worker(
+        agent_id: Annotated[str, Field(description="Id of the worker to stop")],
+    ) -> AgentOut:
+        params = EndWorkerParams(token=link.require_token(), agent_id=agent_id)
+        res = await link.call("orch.end_worker", params, QUICK_TIMEOUT)
+        return _agent_out(res)
 
     return server
 

@@ -15,6 +15,7 @@ from caod.events import EventBus
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
 from caod.orchestrator import Orchestrator
+from caod.results import Results
 from caod.retention import Retention
 from caod.sessions import SessionManager
 from caod.logs import log
@@ -34,6 +35,7 @@ class Daemon:
         self.bus = EventBus(self.store)
         self.agents = AgentManager(home, socket_path, self.bus, self.store)
         self.inbox = Inbox(self.store, self.bus, self.agents)
+        self.results = Results(self.store, self.bus, self.agents, self.inbox)  # workers' results
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
@@ -60,6 +62,7 @@ class Daemon:
             to_relaunch = await self.agents.recover()
             await self.sessions.load()
             await self.inbox.load()
+            self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
             else:
