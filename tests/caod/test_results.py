@@ -221,3 +221,15 @@ def test_get_result_waits_for_the_turn_under_way(team, wait_status):
     short = c.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 0.5})
     assert short.done is False and "no result within 0.5s" in short.error
 
+
+
+def test_gc_removes_the_results_of_the_workers_it_removes(team, wait_status):
+    c = team.client()
+    sup = launch(c)
+    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    worker = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "x"}).agent_id
+    assert c.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 30}, timeout=40).done
+    assert len(stored_results(team, worker)) == 1
+    c.call("session.shutdown", {"session": "r1"}, timeout=30)
+    assert worker in [a.id for a in c.call("agent.gc", {}).agents]
+    assert stored_results(team, worker) == []
