@@ -128,19 +128,16 @@ ids for send_message, and to see who is busy, idle, completed or waiting for
 an answer (status "waiting_user_answer": use answer_user_prompt)."""
 
 GET_RESULT_DOC = """\
-Get a worker's latest result: the answer of its last finished turn.
-
-`agent_id` is a worker started by handoff or assign. With `wait` (the
-default) and the worker still on a turn, this waits up to `timeout` seconds
-for that turn's end (use it after answer_user_prompt). Returns {agent_id,
-status, done, output, ended, ended_at}: `done` is true when the result is
-there and the worker is on no newer turn; `ended` is how its turn ended
-(completed, error or exited); `error` says why there is no result yet."""
+Get the answer of the last finished turn of a worker you started (handoff or
+assign). With `wait` (the default) and the worker still on a turn, waits up
+to `timeout` seconds for its end (use it after answer_user_prompt). Returns
+{agent_id, status, done, output, ended, ended_at}: `done` when the result is
+there and no newer turn runs; `ended`: completed, error or exited; `error`
+says why there is no result yet."""
 
 END_WORKER_DOC = """\
-Stop a worker you started (by handoff or assign) when you need it no more.
-Only the agent that started a worker may end it. Its results stay readable
-with get_result. Returns the worker's id, name and status."""
+Stop a worker you started (handoff or assign) when you need it no more; only
+its parent may. Its results stay readable with get_result."""
 
 
 def _unwrap(text: str) -> str:
@@ -202,14 +199,10 @@ class ResultOut(TypedDict):
 
 def _agent_out(info: Any) -> AgentOut:
     status = getattr(info.status, "value", info.status)
-    return AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
-                    status=str(status), provider=info.provider)
-
-
-def _team_out(info: Any) -> AgentOut:
-    out = _agent_out(info)
-    out["parent"] = info.parent
-    out["last_answer"] = info.last_answer
+    out = AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
+                   status=str(status), provider=info.provider, parent=info.parent)
+    if hasattr(info, "last_answer"):  # the team list's
+        out["last_answer"] = info.last_answer
     return out
 
 
@@ -376,7 +369,7 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
                  annotations=ToolAnnotations(title="List my team", read_only_hint=True))
     async def list_agents() -> AgentsOut:
         res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
-        return AgentsOut(agents=[_team_out(a) for a in res.agents])
+        return AgentsOut(agents=[_agent_out(a) for a in res.agents])
 
     @server.tool(description=GET_RESULT_DOC,
                  annotations=ToolAnnotations(title="Get a worker's result", read_only_hint=True))
