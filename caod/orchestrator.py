@@ -85,6 +85,7 @@ class Orchestrator:
         if not p.timeout > 0:
             raise RpcError(ErrorCode.INVALID_PARAMS, "timeout must be a positive number of seconds")
         worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        self._d.results.expect(worker)
         # The turn goes on if the caller hangs up (its CLI gave up on the tool call):
         # its result then reaches the caller's inbox.
         work = asyncio.ensure_future(self._handoff_turn(worker, p))
@@ -131,6 +132,7 @@ class Orchestrator:
         caller, session = self._supervisor(p.token, "assign work")
         _require_text(p.message)
         worker = self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory)
+        self._d.results.expect(worker)
         # Queued in the durable inbox: delivered the moment the worker is ready.
         await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
         return AssignResult(worker.id, session.name)

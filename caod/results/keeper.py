@@ -1,8 +1,9 @@
 """Every worker's result, stored in SQLite when its turn ends.
 
 A worker (an agent with a parent: started by handoff or assign) has a turn
-under way from its spawn (it was given a task) and whenever it turns
-processing or waiting_user_answer; the turn ends when it turns completed,
+under way from the moment it is given its task (`expect`) and whenever it
+turns processing or waiting_user_answer (a worker started again after a
+restart has none until then); the turn ends when it turns completed,
 error or exited. At that end its result (the extracted answer when it
 completed, else what its screen says) is read at the transition itself,
 committed to the `results` table, and only then are the callers waiting on it
@@ -76,7 +77,6 @@ class Results:
             parent = (event.detail or {}).get("parent")
             if parent:
                 self._parents[event.agent] = parent
-                self._running.add(event.agent)
             return
         if event.kind is not EventKind.STATUS or event.agent not in self._parents or event.new is None:
             return
@@ -138,6 +138,12 @@ class Results:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def expect(self, worker: "Agent") -> None:
+        """`worker` was just given its task: its result is to come."""
+        if worker.parent and worker.status.live:
+            self._parents[worker.id] = worker.parent
+            self._running.add(worker.id)
 
     # ------------------------------------------------------------ reading
 

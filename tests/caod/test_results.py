@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import sqlite3
+import time
 
 import pytest
 
@@ -233,3 +234,23 @@ def test_gc_removes_the_results_of_the_workers_it_removes(team, wait_status):
     c.call("session.shutdown", {"session": "r1"}, timeout=30)
     assert worker in [a.id for a in c.call("agent.gc", {}).agents]
     assert stored_results(team, worker) == []
+
+
+def test_results_outlive_a_daemon_restart(team, daemon_factory, wait_status):
+    c = team.client()
+    sup = launch(c)
+    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    worker = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "keep this"}).agent_id
+    before = c.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 30}, timeout=40)
+    assert before.done and before.output.startswith(f"got message from {sup}: keep this")
+    team.agent_pids.update({c.call("agent.get", {"agent": a}).pid for a in (sup, worker)})
+    team.proc.kill()  # kill -9: the result was committed when the turn ended
+    team.proc.wait(timeout=15)
+    again = daemon_factory.same(team)
+    c2 = again.client()
+    token = token_of(wait_status(c2, sup, "idle", "completed", timeout=30).pid)  # relaunched, same ids
+    wait_status(c2, worker, "idle", "completed", timeout=30)
+    started = time.monotonic()
+    after = c2.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 20}, timeout=30)
+    assert time.monotonic() - started < 5  # it has no turn under way: no waiting for one
+    assert (after.done, after.ended, after.output, after.ended_at) == (True, "completed", before.output, before.ended_at)
