@@ -17,7 +17,6 @@ to the caller's inbox once it is there, so it is not lost.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any

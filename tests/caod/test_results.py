@@ -254,3 +254,12 @@ def test_results_outlive_a_daemon_restart(team, daemon_factory, wait_status):
     after = c2.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 20}, timeout=30)
     assert time.monotonic() - started < 5  # it has no turn under way: no waiting for one
     assert (after.done, after.ended, after.output, after.ended_at) == (True, "completed", before.output, before.ended_at)
+
+
+def test_the_options_of_a_drawn_question():
+    from caod.results import options_of
+
+    claude = "Bash command\n  rm -rf build\nDo you want to proceed?\n❯ 1. Yes\n  2. Yes, and don't ask again\n  3. No"
+    assert options_of(claude) == ["1. Yes", "2. Yes, and don't ask again", "3. No"]
+    assert options_of("Allow this action? 2) later\n› 1) Allow once\n  2) Deny") == ["1. Allow once", "2. Deny"]
+    assert options_of("Continue? [y/N]") == [] and options_of(None) == []
