@@ -41,6 +41,8 @@ from caod import paths
 from caod.protocol import (
     AnswerParams,
     AssignParams,
+    EndWorkerParams,
+    GetResultParams,
     HandoffParams,
     Params,
     Result,
@@ -71,7 +73,9 @@ agents of your session (your team). Use them to delegate work to other agents:
   later with send_message, and its report arrives as a message in your input.
 - send_message: write to another agent of your session by its id.
 - answer_user_prompt: answer a worker that is stuck at a permission prompt.
-- list_agents: see the agents of your session and their status.
+- get_result: a worker's latest answer, or wait for the turn it is on.
+- end_worker: stop a worker you started, once you need it no more.
+- list_agents: see the agents of your session, their status and last answers.
 - diff, merge: review and take the changes of a worker started with
   use_worktree (it works in its own git worktree and branch).
 """
@@ -87,7 +91,13 @@ own: the worker does not see your conversation. Progress notifications are
 sent while the worker runs. `timeout` is in seconds (default 600);
 `working_directory`, `provider` and `model` override the profile's defaults.
 Returns {success, output, agent_id} (and `error` when the worker failed or
-timed out; `agent_id` names the worker, which you can message later)."""
+timed out; `agent_id` names the worker, which you can message later).
+
+When the worker stops at a prompt (a permission or a choice), this returns at
+once with {success: false, waiting: true, question, options, agent_id}: answer
+it with answer_user_prompt, then collect its answer with get_result. Should
+this call be cut short (a tool-call timeout), the worker's answer still
+arrives later in your input, prefixed "[caod result of handoff to <id>]"."""
 
 ASSIGN_DOC = """\
 Start a worker agent on a task and return at once (asynchronous).
@@ -117,9 +127,22 @@ worker's id, name and new status."""
 
 LIST_AGENTS_DOC = """\
 List the agents of your session (your team): id, name, profile, role, status
-and provider of each. Use it to find agent ids for send_message, and to see
-who is busy, idle, completed or waiting for an answer
-(status "waiting_user_answer": use answer_user_prompt)."""
+and provider of each, and for workers the agent that started them (parent)
+and the first line of their last answer (last_answer). Use it to find agent
+ids for send_message, and to see who is busy, idle, completed or waiting for
+an answer (status "waiting_user_answer": use answer_user_prompt)."""
+
+GET_RESULT_DOC = """\
+Get the answer of the last finished turn of a worker you started (handoff or
+assign). With `wait` (the default) and the worker still on a turn, waits up
+to `timeout` seconds for its end (use it after answer_user_prompt). Returns
+{agent_id, status, done, output, ended, ended_at}: `done` when the result is
+there and no newer turn runs; `ended`: completed, error or exited; `error`
+says why there is no result yet."""
+
+END_WORKER_DOC = """\
+Stop a worker you started (handoff or assign) when you need it no more; only
+its parent may. Its results stay readable with get_result."""
 
 
 def _unwrap(text: str) -> str:
@@ -127,8 +150,8 @@ def _unwrap(text: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
 
 
-HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC = map(
-    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC))
+HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC = map(
+    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC))
 
 
 # ---------------------------------------------------------------- result shapes
@@ -139,6 +162,9 @@ class HandoffOut(TypedDict):
     output: str | None
     agent_id: str | None
     error: NotRequired[str]
+    waiting: NotRequired[bool]
+    question: NotRequired[str | None]
+    options: NotRequired[list[str]]
 
 
 class AssignOut(TypedDict):
@@ -158,16 +184,31 @@ class AgentOut(TypedDict):
     role: str | None
     status: str
     provider: str
+    parent: NotRequired[str | None]
+    last_answer: NotRequired[str | None]
 
 
 class AgentsOut(TypedDict):
     agents: list[AgentOut]
 
 
+class ResultOut(TypedDict):
+    agent_id: str
+    status: str
+    done: bool
+    output: str | None
+    ended: str | None
+    ended_at: float | None
+    error: NotRequired[str]
+
+
 def _agent_out(info: Any) -> AgentOut:
     status = getattr(info.status, "value", info.status)
-    return AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
-                    status=str(status), provider=info.provider)
+    out = AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
+                   status=str(status), provider=info.provider, parent=info.parent)
+    if hasattr(info, "last_answer"):  # the team list's
+        out["last_answer"] = info.last_answer
+    return out
 
 
 # ---------------------------------------------------------------- daemon calls
@@ -271,7 +312,7 @@ async def _with_progress(ctx: Context, timeout: float, interval: float, work: Ca
 
 def build_server(socket_path: str | Path | None = None, token: str | None = None,
                  agent_id: str | None = None) -> MCPServer:
-    """The MCP server with its tools (five, and diff and merge); `token` None means "outside an agent"."""
+    """The MCP server with its tools; `token` None means "outside an agent"."""
     link = DaemonLink(socket_path, token)
     who = f"You are caod agent {agent_id}.\n" if agent_id else ""
     server = MCPServer("caod", instructions=who + INSTRUCTIONS, log_level="WARNING")
@@ -295,6 +336,8 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         out = HandoffOut(success=res.success, output=res.output, agent_id=res.agent_id)
         if res.error is not None:
             out["error"] = res.error
+        if res.waiting:
+            out.update(waiting=True, question=res.question, options=res.options)
         return out
 
     @server.tool(description=ASSIGN_DOC, annotations=ToolAnnotations(title="Assign a task (asynchronous)"))
@@ -335,6 +378,32 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
     async def list_agents() -> AgentsOut:
         res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
         return AgentsOut(agents=[_agent_out(a) for a in res.agents])
+
+    @server.tool(description=GET_RESULT_DOC,
+                 annotations=ToolAnnotations(title="Get a worker's result", read_only_hint=True))
+    async def get_result(
+        agent_id: Annotated[str, Field(description="Id of the worker")],
+        ctx: Context,
+        wait: Annotated[bool, Field(description="Wait for the end of the turn the worker is on")] = True,
+        timeout: Annotated[int, Field(ge=1, description="Seconds to wait at most")] = 600,
+    ) -> ResultOut:
+        params = GetResultParams(token=link.require_token(), agent_id=agent_id, wait=wait, timeout=float(timeout))
+        budget = (timeout if wait else 0) + CALL_MARGIN
+        res = await _with_progress(ctx, timeout, _progress_interval(),
+                                   lambda: link.call("orch.get_result", params, budget))
+        out = ResultOut(agent_id=res.agent_id, status=res.status, done=res.done, output=res.output,
+                        ended=res.ended, ended_at=res.ended_at)
+        if res.error is not None:
+            out["error"] = res.error
+        return out
+
+    @server.tool(description=END_WORKER_DOC, annotations=ToolAnnotations(title="End a worker"))
+    async def end_worker(
+        agent_id: Annotated[str, Field(description="Id of the worker to stop")],
+    ) -> AgentOut:
+        params = EndWorkerParams(token=link.require_token(), agent_id=agent_id)
+        res = await link.call("orch.end_worker", params, QUICK_TIMEOUT)
+        return _agent_out(res)
 
     mcp_worktree_tools.register(server, link)
     return server

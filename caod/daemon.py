@@ -16,6 +16,7 @@ from caod.handlers import HANDLERS
 from caod.inbox import Inbox
 from caod.notices import Notices
 from caod.orchestrator import Orchestrator
+from caod.results import Results
 from caod.retention import Retention
 from caod.sessions import SessionManager
 from caod.logs import log
@@ -37,6 +38,7 @@ class Daemon:
         self.agents = AgentManager(home, socket_path, self.bus, self.store)
         self.inbox = Inbox(self.store, self.bus, self.agents)
         self.notices = Notices(self)  # workers' prompts, errors, exits, silence and stalls, to their parents
+        self.results = Results(self.store, self.bus, self.agents, self.inbox)  # workers' results
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
@@ -64,6 +66,7 @@ class Daemon:
             to_relaunch = await self.agents.recover()
             await self.sessions.load()
             await self.inbox.load()
+            self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
             else:

@@ -1,4 +1,4 @@
-"""handoff, assign, send_message, answer_user_prompt, list_agents.
+"""handoff, assign, send_message, answer_user_prompt (list_agents, get_result, end_worker: caod.results).
 
 Called by agents through the MCP bridge. The caller is always derived from
 its token, never from the params. Only a supervisor may start workers or
@@ -16,7 +16,6 @@ from caod.inputs import sanitize
 from caod.launching import working_directory
 from caod.protocol import (
     AgentInfo,
-    AgentList,
     AnswerParams,
     AssignParams,
     AssignResult,
@@ -25,17 +24,17 @@ from caod.protocol import (
     HandoffResult,
     MessageInfo,
     SendMessageParams,
-    TokenParams,
 )
+from caod.results import options_of
 from caod.rpc import RpcError
 from caod.sessions import Session, spec_isolated, spec_yolo
 from caod.status import Status
 from caod.turns import NotReady, NotStarted, run_turn
 
 WORKER_STOP_GRACE_S = 3.0
-# Worker prompts in a handoff are for a person (or a later answer_user_prompt):
-# the handoff itself waits on through them.
-HANDOFF_ENDS = frozenset({Status.COMPLETED, Status.ERROR, Status.EXITED})
+# A worker at a prompt ends the handoff at once (`waiting`): the supervisor answers
+# it (answer_user_prompt) and collects the rest with get_result.
+HANDOFF_ENDS = frozenset({Status.COMPLETED, Status.WAITING, Status.ERROR, Status.EXITED})
 
 REPORT_BACK = (
     "\n\nWhen you have finished, report your result to agent {caller} by calling the "
@@ -93,9 +92,22 @@ class Orchestrator:
         worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
                                     p.use_worktree)
         self._d.notices.handoff_waiting(worker.id)  # what happens to it comes back in our result, not as notices
+        self._d.results.expect(worker)
+        # The turn goes on if the caller hangs up (its CLI gave up on the tool call):
+        # its result then reaches the caller's inbox.
+        work = asyncio.ensure_future(self._handoff_turn(worker, p))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            self._d.results.deliver_late(caller, worker.id, work)
+            raise
+
+    async def _handoff_turn(self, worker: Agent, p: HandoffParams) -> HandoffResult:
         started = time.monotonic()
+        waiting = False
         try:
             turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
+            waiting = turn.ended is Status.WAITING
         except (NotReady, TimeoutError):
             waited = time.monotonic() - started
             return HandoffResult(False, worker.last_answer() or worker.screen.text(), worker.id,
@@ -107,8 +119,15 @@ class Orchestrator:
             return HandoffResult(False, worker.screen.text(), worker.id, _gone(worker))
         finally:
             self._d.notices.handoff_returned(worker.id)
-            if worker.status.live:  # only after its answer (or failure) has been read
+            if waiting:  # kept for the answer; ended once that turn is over
+                self._d.results.end_after_turn(worker)
+            elif worker.status.live:  # only after its answer (or failure) has been read
                 asyncio.get_running_loop().create_task(worker.terminate(WORKER_STOP_GRACE_S))
+        if waiting:
+            return HandoffResult(False, None, worker.id,
+                                 "the worker is waiting for an answer: answer it with answer_user_prompt, "
+                                 "then collect its result with get_result",
+                                 waiting=True, question=worker.reason, options=options_of(worker.reason))
         if turn.ended is Status.COMPLETED:
             return HandoffResult(True, turn.answer or "", worker.id)
         if turn.ended is Status.EXITED:
@@ -122,6 +141,7 @@ class Orchestrator:
         _require_text(p.message)
         worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
                                     p.use_worktree)
+        self._d.results.expect(worker)
         # Queued in the durable inbox: delivered the moment the worker is ready.
         await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
         return AssignResult(worker.id, session.name)
@@ -151,10 +171,6 @@ class Orchestrator:
             except (AgentBusy, AgentGone, ProcessLookupError) as e:
                 raise RpcError(ErrorCode.AGENT_BUSY, f"agent {target.id} cannot take input: {e}") from None
         return target.info()
-
-    async def list_agents(self, p: TokenParams) -> AgentList:
-        _caller, session = self._caller(p.token)
-        return AgentList(await self._d.agents.infos(session=session.name))
 
 
 def _require_text(text: str) -> None:

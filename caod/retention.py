@@ -164,6 +164,7 @@ class Retention:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             store.write(f"DELETE FROM agents WHERE id IN ({marks})", tuple(chunk))
+            store.write(f"DELETE FROM results WHERE agent IN ({marks})", tuple(chunk))
             store.write(f"DELETE FROM events WHERE agent IN ({marks}) AND seq < (SELECT MAX(seq) FROM events)",
                         tuple(chunk))
             store.write(f"DELETE FROM messages WHERE receiver IN ({marks})"

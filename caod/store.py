@@ -108,6 +108,15 @@ CREATE TABLE IF NOT EXISTS worktrees (
     created_at REAL NOT NULL,
     merged_tip TEXT  -- the worker's commit last merged: a squash leaves no ancestry to find it by
 );
+CREATE TABLE IF NOT EXISTS results (  -- each ended turn of a worker (caod.results)
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    ended TEXT NOT NULL,  -- completed | error | exited
+    output TEXT,
+    ended_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_by_agent ON results(agent, id);
 """
 
 # Batches committed so far, compared with the mark file at start.

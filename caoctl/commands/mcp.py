@@ -12,7 +12,7 @@ from caoctl.common import settings
 def command(ctx):
     """Run the MCP stdio bridge an agent's CLI starts (not for people).
 
-    Tools: handoff, assign, send_message, answer_user_prompt, list_agents.
+    Tools: handoff, assign, send_message, answer_user_prompt, list_agents, get_result, end_worker.
     Reads CAO_AGENT_TOKEN, CAO_AGENT_ID and CAOD_SOCKET from the environment.
     stdout carries only MCP messages.
     """

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from caod.protocol import (
     AgentInfo,
-    AgentList,
     AnswerParams,
     AssignParams,
     AssignResult,
+    EndWorkerParams,
+    GetResultParams,
     HandoffParams,
     HandoffResult,
     MessageInfo,
     SendMessageParams,
+    TeamList,
     TokenParams,
+    WorkerResult,
 )
+from caod.results import tools
 from caod.rpc import Context
 
 
@@ -33,8 +37,16 @@ async def answer_user_prompt(ctx: Context, p: AnswerParams) -> AgentInfo:
     return await ctx.daemon.orchestrator.answer_user_prompt(p)
 
 
-async def list_agents(ctx: Context, p: TokenParams) -> AgentList:
-    return await ctx.daemon.orchestrator.list_agents(p)
+async def list_agents(ctx: Context, p: TokenParams) -> TeamList:
+    return await tools.team(ctx.daemon, p)
+
+
+async def get_result(ctx: Context, p: GetResultParams) -> WorkerResult:
+    return await tools.get_result(ctx.daemon, p)
+
+
+async def end_worker(ctx: Context, p: EndWorkerParams) -> AgentInfo:
+    return await tools.end_worker(ctx.daemon, p)
 
 
 HANDLERS = {
@@ -43,4 +55,6 @@ HANDLERS = {
     "orch.send_message": send_message,
     "orch.answer_user_prompt": answer_user_prompt,
     "orch.list_agents": list_agents,
+    "orch.get_result": get_result,
+    "orch.end_worker": end_worker,
 }

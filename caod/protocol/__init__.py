@@ -16,6 +16,7 @@ from caod.protocol.agents import (
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
+from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
     AnswerParams, AssignParams, AssignResult, HandoffParams, HandoffResult, InboxListParams, InboxSendParams,
     InstallParams, LaunchParams, LaunchResult, MessageInfo, MessageList, ProfileInfo, ProfileList, ProfileRef,
@@ -64,7 +65,9 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "orch.assign": (AssignParams, AssignResult),
     "orch.send_message": (SendMessageParams, MessageInfo),
     "orch.answer_user_prompt": (AnswerParams, AgentInfo),
-    "orch.list_agents": (TokenParams, AgentList),
+    "orch.list_agents": (TokenParams, TeamList),
+    "orch.get_result": (GetResultParams, WorkerResult),
+    "orch.end_worker": (EndWorkerParams, AgentInfo),
     "inbox.send": (InboxSendParams, MessageInfo),
     "inbox.list": (InboxListParams, MessageList),
     "provider.list": (ProviderListParams, ProviderChecks),
@@ -85,7 +88,8 @@ def encode_line(msg: Any) -> bytes:
 
 __all__ = [
     "AgentInfo", "AgentList", "AgentRef", "AnswerParams", "AssignParams", "AssignResult", "AttachParams",
-    "DaemonStatus", "EVENT_NOTIFICATION", "Empty", "ErrorCode", "ErrorObject", "Event", "EventList",
+    "DaemonStatus", "EVENT_NOTIFICATION", "Empty", "EndWorkerParams", "GetResultParams", "TeamAgent", "TeamList",
+    "WorkerResult", "ErrorCode", "ErrorObject", "Event", "EventList",
     "EventsParams", "GcAgent", "GcParams", "GcResult", "HandoffParams", "HandoffResult", "HookParams", "HookResult", "InboxListParams",
     "InboxSendParams", "InstallParams", "JSONRPC", "KillParams", "LaunchParams", "LaunchResult", "ListParams",
     "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",

@@ -121,6 +121,10 @@ class HandoffResult(Result):
     output: str | None
     agent_id: str | None
     error: str | None = None
+    # The worker stopped at a prompt: answer it (answer_user_prompt), then get_result.
+    waiting: bool = False
+    question: str | None = None
+    options: list[str] = []
 
 
 class AssignParams(Params):

@@ -26,7 +26,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge"}
+TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge",
+         "get_result", "end_worker"}
 
 
 def bridge_env(**extra: str) -> dict[str, str]:
@@ -247,7 +248,10 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
         "orch.send_message": lambda p: {"id": 7, "sender": "sup1", "receiver": p["receiver_id"],
                                         "status": "pending", "created_at": 1.0},
         "orch.answer_user_prompt": lambda p: dict(AGENT, status="processing"),
-        "orch.list_agents": lambda p: {"agents": [AGENT]},
+        "orch.list_agents": lambda p: {"agents": [dict(AGENT, last_answer="built it")]},
+        "orch.get_result": lambda p: {"agent_id": p["agent_id"], "status": "completed", "done": True,
+                                      "output": "built it", "ended": "completed", "ended_at": 2.0},
+        "orch.end_worker": lambda p: dict(AGENT, status="exited"),
     })
     progress: list[tuple[float, float | None, str | None]] = []
 
@@ -278,7 +282,12 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
             result = await client.call_tool("list_agents", {})
             assert result.structured_content == {"agents": [
                 {"id": "w1a2b3c4", "name": "dev-1", "profile": "developer", "role": "developer",
-                 "status": "completed", "provider": "scripted"}]}
+                 "status": "completed", "provider": "scripted", "parent": "sup1", "last_answer": "built it"}]}
+            result = await client.call_tool("get_result", {"agent_id": "w1a2b3c4", "timeout": 5})
+            assert result.structured_content == {"agent_id": "w1a2b3c4", "status": "completed", "done": True,
+                                                 "output": "built it", "ended": "completed", "ended_at": 2.0}
+            result = await client.call_tool("end_worker", {"agent_id": "w1a2b3c4"})
+            assert result.structured_content["status"] == "exited"
 
     run(main)
     # progress every 0.3 s while the 1.2 s handoff ran: elapsed seconds of the timeout
@@ -293,6 +302,8 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
     assert by_method["orch.send_message"] == {"token": "sekrit", "receiver_id": "w9", "message": "hi"}
     assert by_method["orch.answer_user_prompt"] == {"token": "sekrit", "agent_id": "w1a2b3c4", "answer": "1"}
     assert by_method["orch.list_agents"] == {"token": "sekrit"}
+    assert by_method["orch.get_result"] == {"token": "sekrit", "agent_id": "w1a2b3c4", "timeout": 5.0}
+    assert by_method["orch.end_worker"] == {"token": "sekrit", "agent_id": "w1a2b3c4"}
     assert all(r["params"]["token"] == "sekrit" for r in fake.requests)
 
 
