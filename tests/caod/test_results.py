@@ -195,7 +195,11 @@ def test_assign_results_end_worker_and_the_team_list(team, wait_status, wait_for
     wait_status(c, second, "completed", timeout=20)
     ended = c.call("orch.end_worker", {"token": token, "agent_id": second}, timeout=20)
     assert ended.status.value == "exited"
-    # the team list through the bridge: status, parent and each worker's last answer
+    # the workers never reported: caod forwarded their answers to the supervisor (caod.notices);
+    # once it has taken them, the team list through the bridge: status, parent, last answers
+    wait_for(lambda: not c.call("inbox.list", {"agent": sup, "pending_only": True}).messages
+             and c.call("agent.get", {"agent": sup}).status.value in ("idle", "completed"),
+             "the supervisor took the notices")
     ended, answer = turn(c, sup, "team")
     agents = {a["id"]: a for a in json.loads(answer.removeprefix("TEAM "))["agents"]}
     assert agents[first]["parent"] == sup and agents[first]["status"] == "completed"
