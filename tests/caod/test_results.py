@@ -58,11 +58,6 @@ def turn(client, agent, text, timeout=30):
     return r.ended.value, r.answer
 
 
-def token_of(pid: int) -> str:
-    env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-    return next(e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"CAO_AGENT_TOKEN="))
-
-
 def workers(client, sup):
     return [a for a in client.call("agent.list", {}).agents if a.parent == sup]
 
@@ -103,7 +98,7 @@ def stored_results(team, agent):
         return db.execute("SELECT parent, ended, output FROM results WHERE agent = ? ORDER BY id", (agent,)).fetchall()
 
 
-def test_a_handoff_to_a_worker_at_a_prompt_returns_waiting_at_once(team, wait_status):
+def test_a_handoff_to_a_worker_at_a_prompt_returns_waiting_at_once(agent_token, team, wait_status):
     c = team.client()
     sup = launch(c)
     wait_status(c, sup, "idle", timeout=20)
@@ -127,7 +122,7 @@ def test_a_handoff_to_a_worker_at_a_prompt_returns_waiting_at_once(team, wait_st
     # stored when the turn ended, and the worker is ended after it, as any handoff's
     assert stored_results(team, worker) == [(sup, "completed", "ran deploy")]
     wait_status(c, worker, "exited", timeout=20)
-    token = token_of(c.call("agent.get", {"agent": sup}).pid)
+    token = agent_token(c, sup)
     again = c.call("orch.get_result", {"token": token, "agent_id": worker, "wait": False})
     assert (again.done, again.ended, again.output, again.status) == (True, "completed", "ran deploy", "exited")
 
@@ -155,10 +150,10 @@ def test_a_handoff_whose_bridge_is_killed_still_delivers_its_result(team, wait_s
     wait_status(c, worker, "exited", timeout=20)
 
 
-def test_a_direct_handoff_whose_connection_closes_still_delivers_its_result(team, wait_status, wait_for):
+def test_a_direct_handoff_whose_connection_closes_still_delivers_its_result(agent_token, team, wait_status, wait_for):
     c = team.client()
     sup = launch(c)
-    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    token = agent_token(c, wait_status(c, sup, "idle", timeout=20).id)
     call = {"jsonrpc": "2.0", "id": 1, "method": "orch.handoff",
             "params": {"token": token, "agent_profile": "developer", "message": "work lexer"}}
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
@@ -172,10 +167,10 @@ def test_a_direct_handoff_whose_connection_closes_still_delivers_its_result(team
     wait_status(c, worker, "exited", timeout=20)
 
 
-def test_assign_results_end_worker_and_the_team_list(team, wait_status, wait_for):
+def test_assign_results_end_worker_and_the_team_list(agent_token, team, wait_status, wait_for):
     c = team.client()
     sup = launch(c)
-    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    token = agent_token(c, wait_status(c, sup, "idle", timeout=20).id)
     first = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "check a"}).agent_id
     second = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "check b"}).agent_id
     got = c.call("orch.get_result", {"token": token, "agent_id": first, "timeout": 30}, timeout=40)
@@ -183,7 +178,7 @@ def test_assign_results_end_worker_and_the_team_list(team, wait_status, wait_for
     assert got.output.startswith(f"got message from {sup}: check a\n\nWhen you have finished")  # all of it
     assert stored_results(team, first) == [(sup, "completed", got.output)]
     # a worker may not end another (nor itself): only its parent may
-    first_token = token_of(wait_status(c, first, "completed", timeout=20).pid)
+    first_token = agent_token(c, wait_status(c, first, "completed", timeout=20).id)
     for who in (second, first):
         with pytest.raises(RpcFailure) as e:
             c.call("orch.end_worker", {"token": first_token, "agent_id": who})
@@ -208,10 +203,10 @@ def test_assign_results_end_worker_and_the_team_list(team, wait_status, wait_for
     assert agents[sup]["parent"] is None and agents[sup]["last_answer"] is None
 
 
-def test_get_result_waits_for_the_turn_under_way(team, wait_status):
+def test_get_result_waits_for_the_turn_under_way(agent_token, team, wait_status):
     c = team.client()
     sup = launch(c)
-    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    token = agent_token(c, wait_status(c, sup, "idle", timeout=20).id)
     worker = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "x"}).agent_id
     wait_status(c, worker, "completed", timeout=20)
     c.call("inbox.send", {"receiver": worker, "message": "work slowly"})
@@ -228,10 +223,10 @@ def test_get_result_waits_for_the_turn_under_way(team, wait_status):
 
 
 
-def test_gc_removes_the_results_of_the_workers_it_removes(team, wait_status):
+def test_gc_removes_the_results_of_the_workers_it_removes(agent_token, team, wait_status):
     c = team.client()
     sup = launch(c)
-    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    token = agent_token(c, wait_status(c, sup, "idle", timeout=20).id)
     worker = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "x"}).agent_id
     assert c.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 30}, timeout=40).done
     assert len(stored_results(team, worker)) == 1
@@ -240,10 +235,10 @@ def test_gc_removes_the_results_of_the_workers_it_removes(team, wait_status):
     assert stored_results(team, worker) == []
 
 
-def test_results_outlive_a_daemon_restart(team, daemon_factory, wait_status):
+def test_results_outlive_a_daemon_restart(agent_token, team, daemon_factory, wait_status):
     c = team.client()
     sup = launch(c)
-    token = token_of(wait_status(c, sup, "idle", timeout=20).pid)
+    token = agent_token(c, wait_status(c, sup, "idle", timeout=20).id)
     worker = c.call("orch.assign", {"token": token, "agent_profile": "reviewer", "message": "keep this"}).agent_id
     before = c.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 30}, timeout=40)
     assert before.done and before.output.startswith(f"got message from {sup}: keep this")
@@ -252,7 +247,7 @@ def test_results_outlive_a_daemon_restart(team, daemon_factory, wait_status):
     team.proc.wait(timeout=15)
     again = daemon_factory.same(team)
     c2 = again.client()
-    token = token_of(wait_status(c2, sup, "idle", "completed", timeout=30).pid)  # relaunched, same ids
+    token = agent_token(c2, wait_status(c2, sup, "idle", "completed", timeout=30).id)  # relaunched, same ids
     wait_status(c2, worker, "idle", "completed", timeout=30)
     started = time.monotonic()
     after = c2.call("orch.get_result", {"token": token, "agent_id": worker, "timeout": 20}, timeout=30)
