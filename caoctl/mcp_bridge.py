@@ -41,8 +41,6 @@ from caod import paths
 from caod.protocol import (
     AnswerParams,
     AssignParams,
-    EndWorkerParams,
-    GetResultParams,
     HandoffParams,
     Params,
     Result,
@@ -132,26 +130,14 @@ and the first line of their last answer (last_answer). Use it to find agent
 ids for send_message, and to see who is busy, idle, completed or waiting for
 an answer (status "waiting_user_answer": use answer_user_prompt)."""
 
-GET_RESULT_DOC = """\
-Get the answer of the last finished turn of a worker you started (handoff or
-assign). With `wait` (the default) and the worker still on a turn, waits up
-to `timeout` seconds for its end (use it after answer_user_prompt). Returns
-{agent_id, status, done, output, ended, ended_at}: `done` when the result is
-there and no newer turn runs; `ended`: completed, error or exited; `error`
-says why there is no result yet."""
-
-END_WORKER_DOC = """\
-Stop a worker you started (handoff or assign) when you need it no more; only
-its parent may. Its results stay readable with get_result."""
-
 
 def _unwrap(text: str) -> str:
     """Paragraphs on one line each: descriptions are read by models, not in an 80-column editor."""
     return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n"))
 
 
-HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC = map(
-    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC, GET_RESULT_DOC, END_WORKER_DOC))
+HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC = map(
+    _unwrap, (HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC))
 
 
 # ---------------------------------------------------------------- result shapes
@@ -190,16 +176,6 @@ class AgentOut(TypedDict):
 
 class AgentsOut(TypedDict):
     agents: list[AgentOut]
-
-
-class ResultOut(TypedDict):
-    agent_id: str
-    status: str
-    done: bool
-    output: str | None
-    ended: str | None
-    ended_at: float | None
-    error: NotRequired[str]
 
 
 def _agent_out(info: Any) -> AgentOut:
@@ -379,33 +355,10 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
         return AgentsOut(agents=[_agent_out(a) for a in res.agents])
 
-    @server.tool(description=GET_RESULT_DOC,
-                 annotations=ToolAnnotations(title="Get a worker's result", read_only_hint=True))
-    async def get_result(
-        agent_id: Annotated[str, Field(description="Id of the worker")],
-        ctx: Context,
-        wait: Annotated[bool, Field(description="Wait for the end of the turn the worker is on")] = True,
-        timeout: Annotated[int, Field(ge=1, description="Seconds to wait at most")] = 600,
-    ) -> ResultOut:
-        params = GetResultParams(token=link.require_token(), agent_id=agent_id, wait=wait, timeout=float(timeout))
-        budget = (timeout if wait else 0) + CALL_MARGIN
-        res = await _with_progress(ctx, timeout, _progress_interval(),
-                                   lambda: link.call("orch.get_result", params, budget))
-        out = ResultOut(agent_id=res.agent_id, status=res.status, done=res.done, output=res.output,
-                        ended=res.ended, ended_at=res.ended_at)
-        if res.error is not None:
-            out["error"] = res.error
-        return out
-
-    @server.tool(description=END_WORKER_DOC, annotations=ToolAnnotations(title="End a worker"))
-    async def end_worker(
-        agent_id: Annotated[str, Field(description="Id of the worker to stop")],
-    ) -> AgentOut:
-        params = EndWorkerParams(token=link.require_token(), agent_id=agent_id)
-        res = await link.call("orch.end_worker", params, QUICK_TIMEOUT)
-        return _agent_out(res)
-
     mcp_worktree_tools.register(server, link)
+    from caoctl import mcp_result_tools  # it imports the shapes above: after this module is loaded
+
+    mcp_result_tools.register(server, link)
     return server
 
 

@@ -26,125 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import aiosqlite
-
-from caod import dbfile
+from caod import dbfile, schema
 from caod.database import Database
 from caod.dbfile import CorruptDatabase, Mark, StorageError
 from caod.logs import log
 from caod.protocol import ErrorCode
 from caod.rpc import RpcError
+from caod.schema import COUNT_COMMIT, NEWEST_MESSAGE
 
 __all__ = ["CorruptDatabase", "Store", "StorageError"]
 
-SCHEMA_VERSION = 3
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS agents (
-    id TEXT PRIMARY KEY,
-    name TEXT,
-    provider TEXT NOT NULL,
-    cwd TEXT NOT NULL,
-    command TEXT NOT NULL,
-    pid INTEGER,
-    status TEXT NOT NULL,
-    status_since REAL NOT NULL,
-    created_at REAL NOT NULL,
-    rows INTEGER NOT NULL,
-    cols INTEGER NOT NULL,
-    exit_code INTEGER,
-    exit_signal INTEGER,
-    transcript TEXT,
-    session TEXT,
-    profile TEXT,
-    role TEXT,
-    parent TEXT,
-    spec TEXT,  -- JSON: how to launch it again after a daemon restart
-    -- What stays queryable once it exits (caod.exited): why it holds its status, the
-    -- last answer and the screen (at each completed turn and at exit), the scrollback.
-    reason TEXT,
-    last_answer TEXT,
-    screen TEXT,
-    history TEXT
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    name TEXT PRIMARY KEY,
-    cwd TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    ended_at REAL,
-    supervisor TEXT,
-    env TEXT  -- JSON: environment every agent of the session gets
-);
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY,
-    sender TEXT NOT NULL,
-    receiver TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status TEXT NOT NULL,  -- pending | delivered | acknowledged
-    created_at REAL NOT NULL,
-    delivered_at REAL,
-    taken_at REAL  -- the receiver's turn with it started (after a crash: typed, or not)
-);
-CREATE INDEX IF NOT EXISTS messages_pending ON messages(receiver, status, id);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    kind TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    old TEXT,
-    new TEXT,
-    signal TEXT,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS events_by_agent ON events(agent, seq);
--- Workers' git worktrees (caod.worktrees); a row stays until worktree.clean removes the worktree.
-CREATE TABLE IF NOT EXISTS worktrees (
-    agent TEXT PRIMARY KEY,
-    session TEXT NOT NULL,
-    parent TEXT,
-    repo TEXT NOT NULL,  -- the repository folder whose checked-out branch a merge goes into
-    path TEXT NOT NULL,
-    branch TEXT NOT NULL,
-    base TEXT NOT NULL,  -- the commit it was made from
-    created_at REAL NOT NULL,
-    merged_tip TEXT  -- the worker's commit last merged: a squash leaves no ancestry to find it by
-);
-CREATE TABLE IF NOT EXISTS results (  -- each ended turn of a worker (caod.results)
-    id INTEGER PRIMARY KEY,
-    agent TEXT NOT NULL,
-    parent TEXT NOT NULL,
-    ended TEXT NOT NULL,  -- completed | error | exited
-    output TEXT,
-    ended_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS results_by_agent ON results(agent, id);
-"""
-
-# Batches committed so far, compared with the mark file at start.
-META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-COUNT_COMMIT = "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
-NEWEST_MESSAGE = "SELECT COALESCE(MAX(id), 0) FROM messages"
-
 MAX_KEPT = 10_000  # records kept for a retry while the disk is full
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 10.0
-
-
-async def _prepare(db: aiosqlite.Connection) -> int:
-    """Create what is missing, migrate, commit; returns the count of batches committed so far."""
-    version = (await db.execute_fetchall("PRAGMA user_version"))[0][0]
-    await db.executescript(SCHEMA + META)
-    if 0 < version < 2:  # v1 databases lack the orchestration columns
-        for column in ("session", "profile", "role", "parent", "spec"):
-            await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
-    if 0 < version < 3:  # v2 databases lack what an exited agent is queried by
-        for column in ("reason", "last_answer", "screen", "history"):
-            await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
-    columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(messages)")}
-    if "taken_at" not in columns:  # added after v2 shipped
-        await db.execute("ALTER TABLE messages ADD COLUMN taken_at REAL")
-    await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    await db.commit()
-    rows = await db.execute_fetchall("SELECT value FROM meta WHERE key='commits'")
-    return int(rows[0][0]) if rows else 0
 
 
 @dataclass(slots=True)
@@ -158,7 +51,7 @@ class _Item:
 class Store:
     def __init__(self, path: Path):
         self.path = path
-        self._db = Database(path, _prepare)
+        self._db = Database(path, schema.prepare)
         self._mark = dbfile.CommitMark(path)
         self._mark_for = -1  # the connection the mark file was opened with (a new file may need a new mark)
         self._commits = 0
