@@ -18,6 +18,8 @@ import json
 
 import click
 
+from caoctl.output import visible
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_WAITING = 3
@@ -50,7 +52,9 @@ def json_in(args: list[str]) -> bool:
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """On one line, with any control character shown escaped (a name typed with an escape
+    code is echoed in the error, and must not paint the terminal)."""
+    return visible(" ".join(str(text).split()))
 
 
 def usage_message(e: click.UsageError) -> str:

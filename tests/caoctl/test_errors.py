@@ -67,3 +67,9 @@ def test_with_json_errors_are_json(daemon_factory, caoctl, ready_agent):
     # --json given to the command only: a plain error elsewhere stays a plain line
     r = caoctl(d, "status", "nobody")
     assert r.returncode == 1 and r.stderr == "caoctl: no such agent: nobody\n"
+
+
+def test_an_error_that_echoes_hostile_input_cannot_paint_the_terminal(shared_daemon, caoctl, one_line_error):
+    r = caoctl(shared_daemon, "status", "evil\x1b[31mred\x07")
+    one_line_error(r, 1, "evil\\x1b[31mred\\x07")
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
