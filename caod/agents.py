@@ -111,6 +111,9 @@ class AgentManager:
 
     async def counts(self) -> tuple[int, int]:
         """(agents known, agents running)."""
+        # An agent that has just exited is no longer live in memory, and its row's new
+        # status may still be queued: wait for the queue, or it would count nowhere.
+        await self._store.flush()
         live = sum(1 for a in self.agents.values() if a.status.live)
         return live + await exited.count(self._store), live
 

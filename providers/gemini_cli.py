@@ -47,7 +47,7 @@ PROVIDER = Provider(
         Pattern(Status.WAITING, r"How would you like to authenticate|Enter Gemini API Key|"
                 r"Paste your API key here", region=30),
         # `⠙ Thinking... (esc to cancel, 0s)` above the input box, which stays drawn.
-        Pattern(Status.PROCESSING, r"\(esc to\s+cancel, \d", region=8),  # Ink wraps it on a narrow screen
+        Pattern(Status.PROCESSING, r"\(esc\s+to\s+cancel,\s+\d", region=10),  # Ink wraps it at any space
         # A prompt sent before its MCP servers are up waits under `Queued (press ↑ to edit):`
         # below `ℹ Waiting for MCP servers to initialize...` (or `ℹ Initializing... Prompts will
         # be queued.`) and runs once they are: still starting, the prompt taken. The bare input

@@ -34,8 +34,9 @@ PROVIDER = Provider(
         # A first run with no usable key: `Select Authentication Method` over `Failed to login.
         # Message: Missing API key ...` in a tall box; caod cannot answer it (real 0.15.10).
         Pattern(Status.WAITING, r"Select Authentication Method|Failed to login\. ", region=40),
-        # `⠋ Some phrase... (1s · esc to cancel)` above the input box, which stays drawn.
-        Pattern(Status.PROCESSING, r"esc to\s+cancel\)", region=6),  # Ink wraps it on a narrow screen
+        # `⠋ Some phrase... (1s · esc to cancel)` above the input box, which stays drawn. The
+        # phrase is picked at random and Ink wraps the line at any space on a narrow screen.
+        Pattern(Status.PROCESSING, r"esc\s+to\s+cancel\)", region=8),
         # `✕ [API Error: Connection error. (cause: fetch failed)] (Press Ctrl+Y to retry)` right
         # above the input box.
         Pattern(Status.ERROR, r"^\s*✕ \[API Error.*\n(?:[ \t]*\n)*─{10,}\n>   ", region=8),
