@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import providers
+from caod.detector import Detector
 from caod.status import Status
 
 CAPTURES = Path(__file__).resolve().parent / "captures"
@@ -64,3 +65,31 @@ def test_a_busy_line_broken_at_any_space_reads_busy(provider, marker, path):
         if found is None or found[0] is not Status.PROCESSING:
             wrong.append("\n".join(screen[-12:]))
     assert not wrong, f"{len(wrong)} of {len(screens)} breaks misread, first:\n{wrong[0]}"
+
+
+@pytest.mark.parametrize("provider", sorted(BUSY_LINE))
+@pytest.mark.parametrize("size", ["24x80", "60x250"])
+def test_an_idle_box_with_no_answer_yet_does_not_end_the_turn(provider, size):
+    """Mid-turn, a resize's redraw can show the bare input box for a moment: the turn stays
+    open until its answer is drawn (or the provider's answer wait runs out)."""
+    compiled = providers.get(provider)
+    assert compiled.spec.answer_wait_ms >= 1000
+    cols = int(size.split("x")[1])
+
+    def frame(state: str) -> list[str]:
+        return (CAPTURES / provider / f"{state}-default-{size}.txt").read_text().split("\n")
+
+    def answer(lines: list[str]):
+        return lambda: compiled.extract_answer(lines, cols)
+
+    d = Detector(compiled)
+    idle = frame("idle")
+    assert d.on_frame(Status.STARTING, idle, answer(idle), None, cols) is Status.IDLE
+    d.on_input(None, Status.IDLE)
+    busy = frame("processing")
+    assert d.on_frame(Status.IDLE, busy, answer(busy), None, cols) is Status.PROCESSING
+    assert d.on_frame(Status.PROCESSING, idle, answer(idle), None, cols) is None
+    assert d.holding and d.awaiting_turn
+    done = frame("completed")
+    assert d.on_frame(Status.PROCESSING, done, answer(done), None, cols) is Status.COMPLETED
+    assert compiled.extract_answer(done, cols)[1] == f"DONE-{provider}-default-{size}"
