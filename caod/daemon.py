@@ -66,6 +66,7 @@ class Daemon:
             to_relaunch = await self.agents.recover()
             await self.sessions.load()
             await self.inbox.load()
+            await self.notices.load()
             self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
@@ -76,6 +77,7 @@ class Daemon:
             raise
         if self.relaunch:
             await self.sessions.relaunch(to_relaunch)
+        await self.notices.relaunched()  # (or forgets what was owed by agents not started again)
         self.retention.start()
         log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),
                  activated=self._listen_sock is not None)

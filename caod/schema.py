@@ -84,6 +84,12 @@ CREATE TABLE IF NOT EXISTS results (  -- each ended turn of a worker (caod.resul
     ended_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_agent ON results(agent, id);
+-- Workers that owe their parent a report (caod.notices.owed); a row goes with its exit.
+CREATE TABLE IF NOT EXISTS owed_reports (
+    worker TEXT PRIMARY KEY,
+    owes INTEGER NOT NULL,
+    turn_from TEXT  -- the sender of the message its current turn took
+);
 """
 
 # Batches committed so far, compared with the mark file at start.
