@@ -47,7 +47,7 @@ from caod.protocol import (
     SendMessageParams,
     TokenParams,
 )
-from caoctl import mcp_worktree_tools
+from caoctl import mcp_memory_tools, mcp_worktree_tools
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
 
 TOKEN_ENV = "CAO_AGENT_TOKEN"
@@ -356,6 +356,7 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         return AgentsOut(agents=[_agent_out(a) for a in res.agents])
 
     mcp_worktree_tools.register(server, link)
+    mcp_memory_tools.register(server, link)
     from caoctl import mcp_result_tools  # it imports the shapes above: after this module is loaded
 
     mcp_result_tools.register(server, link)

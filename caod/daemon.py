@@ -14,6 +14,7 @@ from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
+from caod.memory import Memory
 from caod.notices import Notices
 from caod.orchestrator import Orchestrator
 from caod.results import Results
@@ -41,6 +42,7 @@ class Daemon:
         self.results = Results(self.store, self.bus, self.agents, self.inbox)  # workers' results
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
+        self.memory = Memory(self)  # notes kept across sessions, recalled by relevance
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.dispatcher = Dispatcher(HANDLERS)

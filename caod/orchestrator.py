@@ -106,7 +106,8 @@ class Orchestrator:
         started = time.monotonic()
         waiting = False
         try:
-            turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
+            task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
+            turn = await run_turn(worker, task, p.timeout, end_on=HANDOFF_ENDS)
             waiting = turn.ended is Status.WAITING
         except (NotReady, TimeoutError):
             waited = time.monotonic() - started
@@ -143,7 +144,8 @@ class Orchestrator:
                                     p.use_worktree)
         self._d.results.expect(worker)
         # Queued in the durable inbox: delivered the moment the worker is ready.
-        await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
+        task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
+        await self._d.inbox.post(caller.id, worker, task + REPORT_BACK.format(caller=caller.id))
         return AssignResult(worker.id, session.name)
 
     async def send_message(self, p: SendMessageParams) -> MessageInfo:

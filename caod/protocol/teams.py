@@ -21,6 +21,7 @@ class ProfileInfo(Result, omit_defaults=True):
     mcp_servers: dict[str, Any] = {}
     tags: list[str] = []
     worktree: bool = False  # workers from it run in their own git worktree
+    memory: bool = True  # its agents get the memories relevant to their first task (caod.memory)
     system_prompt: str | None = None  # only from profile.get
 
 

@@ -27,7 +27,7 @@ from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge",
-         "get_result", "end_worker"}
+         "get_result", "end_worker", "memory_store", "memory_recall", "memory_forget"}
 
 
 def bridge_env(**extra: str) -> dict[str, str]:
