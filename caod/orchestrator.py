@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from caod import fanout
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.exited import ExitedAgent
 from caod.inputs import sanitize
@@ -139,12 +140,22 @@ class Orchestrator:
     async def assign(self, p: AssignParams) -> AssignResult:
         caller, session = self._supervisor(p.token, "assign work")
         _require_text(p.message)
-        worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
-                                    p.use_worktree)
-        self._d.results.expect(worker)
-        # Queued in the durable inbox: delivered the moment the worker is ready.
-        await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
-        return AssignResult(worker.id, session.name)
+        fan = await fanout.plan(self._d, p, session)  # several workers: checked whole before any starts
+
+        def start(provider: str | None, use_worktree: bool):
+            return self._worker(caller, session, p.agent_profile, provider, p.model, p.working_directory, use_worktree)
+
+        async def give_task(worker: Agent) -> None:
+            self._d.results.expect(worker)
+            # Queued in the durable inbox: delivered the moment the worker is ready.
+            await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
+
+        if fan is None:
+            workers = [await start(p.provider, p.use_worktree)]
+            await give_task(workers[0])
+        else:  # each in its own worktree, all started or none
+            workers = await fanout.start(self._d, [lambda name=name: start(name, True) for name in fan], give_task)
+        return AssignResult(workers[0].id, session.name, [w.id for w in workers])
 
     async def send_message(self, p: SendMessageParams) -> MessageInfo:
         caller, session = self._caller(p.token)
