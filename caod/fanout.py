@@ -12,6 +12,7 @@ worktrees and branches removed before the call fails with the cause.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 import providers as provider_registry
@@ -33,9 +34,15 @@ def _refuse(why: str) -> RpcError:
     return RpcError(ErrorCode.INVALID_PARAMS, f"fan-out refused: {why}")
 
 
-async def plan(daemon: "Daemon", p: AssignParams, session: "Session") -> list[str | None] | None:
-    """Each worker's provider (None: the profile's or the caller's), or None for a plain assign.
-    Everything that would stop a worker before it runs is checked here, before any starts."""
+@dataclass
+class Plan:
+    providers: list[str | None]  # each worker's (None: the profile's, else the caller's)
+    repository: tuple[str, str]  # (top folder, HEAD): every worker's worktree starts from the same commit
+
+
+async def plan(daemon: "Daemon", p: AssignParams, session: "Session") -> Plan | None:
+    """What a fan-out starts, or None for a plain assign. Everything that would stop a
+    worker before it runs is checked here, before any starts."""
     if p.providers is None and p.count is None:
         return None
     if p.providers is not None and p.count is not None:
@@ -58,8 +65,7 @@ async def plan(daemon: "Daemon", p: AssignParams, session: "Session") -> list[st
         except (provider_registry.UnknownProvider, provider_registry.BadProvider) as e:
             raise RpcError(ErrorCode.NO_SUCH_PROVIDER, f"fan-out refused: {e}") from None
     daemon.sessions.profile(p.agent_profile)  # NO_SUCH_PROFILE / INVALID_PROFILE
-    await daemon.worktrees.repository(working_directory(p.working_directory, session.cwd))
-    return wanted
+    return Plan(wanted, await daemon.worktrees.repository(working_directory(p.working_directory, session.cwd)))
 
 
 async def start(daemon: "Daemon", starts: list[Callable[[], Awaitable["Agent"]]],

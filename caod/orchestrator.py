@@ -69,7 +69,8 @@ class Orchestrator:
         return target
 
     async def _worker(self, caller: Agent, session: Session, profile_name: str, provider: str | None,
-                      model: str | None, working_dir: str | None, use_worktree: bool = False) -> Agent:
+                      model: str | None, working_dir: str | None, use_worktree: bool = False,
+                      repository: tuple[str, str] | None = None) -> Agent:
         profile = self._d.sessions.profile(profile_name)
         cwd = working_directory(working_dir, session.cwd)
 
@@ -80,7 +81,7 @@ class Orchestrator:
                 isolate_home=spec_isolated(caller), agent_id=agent_id,
             )
         if use_worktree or profile.worktree:  # its own git worktree and branch (caod.worktrees)
-            return await self._d.worktrees.start(session.name, cwd, caller.id, spawn)
+            return await self._d.worktrees.start(session.name, cwd, caller.id, spawn, repository)
         return spawn(cwd)
 
     # ------------------------------------------------------------ tools
@@ -143,7 +144,8 @@ class Orchestrator:
         fan = await fanout.plan(self._d, p, session)  # several workers: checked whole before any starts
 
         def start(provider: str | None, use_worktree: bool):
-            return self._worker(caller, session, p.agent_profile, provider, p.model, p.working_directory, use_worktree)
+            return self._worker(caller, session, p.agent_profile, provider, p.model, p.working_directory, use_worktree,
+                                fan.repository if fan else None)
 
         async def give_task(worker: Agent) -> None:
             self._d.results.expect(worker)
@@ -154,7 +156,8 @@ class Orchestrator:
             workers = [await start(p.provider, p.use_worktree)]
             await give_task(workers[0])
         else:  # each in its own worktree, all started or none
-            workers = await fanout.start(self._d, [lambda name=name: start(name, True) for name in fan], give_task)
+            workers = await fanout.start(self._d, [lambda name=name: start(name, True) for name in fan.providers],
+                                         give_task)
         return AssignResult(workers[0].id, session.name, [w.id for w in workers])
 
     async def send_message(self, p: SendMessageParams) -> MessageInfo:

@@ -60,15 +60,20 @@ class Worktrees:
 
     # ------------------------------------------------------------ creating
 
-    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], "Agent"]) -> "Agent":
+    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], "Agent"],
+                    repository: tuple[str, str] | None = None) -> "Agent":
         """A worker running in a new worktree of the repository holding `cwd`; `spawn(folder, agent_id)`
-        starts it. The worktree is recorded before the worker starts and removed if it cannot start."""
-        top, base = await self.repository(cwd)
+        starts it. The worktree is recorded before the worker starts and removed if it cannot start.
+        `repository`: what `repository(cwd)` said already (a fan-out's workers share one base)."""
+        top, base = repository or await self.repository(cwd)
         agent_id = self._d.agents.new_id()
         folder = Path(os.path.realpath(self._d.home)) / "worktrees" / session
         paths.make_private_dirs(folder)
         row = Row(agent_id, session, parent, top, str(folder / agent_id), f"caod/{session}/{agent_id}", base,
                   time.time(), None)
+        # Under the lock: `git worktree add` reads the admin folders of the repository's other
+        # worktrees, and fails on one another add is still making (seen: "failed to read
+        # .git/worktrees/<id>/commondir"), so a fan-out's worktrees are made one at a time.
         async with self._lock:
             try:
                 await repo.add(top, row.path, row.branch, base)
