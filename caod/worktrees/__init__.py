@@ -71,16 +71,15 @@ class Worktrees:
         paths.make_private_dirs(folder)
         row = Row(agent_id, session, parent, top, str(folder / agent_id), f"caod/{session}/{agent_id}", base,
                   time.time(), None)
-        # Under the lock: `git worktree add` reads the admin folders of the repository's other
-        # worktrees, and fails on one another add is still making (seen: "failed to read
-        # .git/worktrees/<id>/commondir"), so a fan-out's worktrees are made one at a time.
-        async with self._lock:
+        async with self._lock:  # registering reads the other worktrees' admin folders: one at a time
             try:
                 await repo.add(top, row.path, row.branch, base)
             except GitFailed as e:
                 raise _git_error(e) from None
+        try:
             os.chmod(row.path, 0o700)  # git made it at our asking: only its user reads the work
-            try:
+            await repo.check_out(row.path)  # outside the lock: a fan-out's worktrees fill side by side
+            async with self._lock:  # stored and started at once: a clean never sees it without its agent
                 await self._d.store.commit(f"INSERT INTO worktrees ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                                            (row.agent, row.session, row.parent, row.repo, row.path, row.branch,
                                             row.base, row.created_at, None))
@@ -89,10 +88,11 @@ class Worktrees:
                 inside = Path(row.path, os.path.relpath(cwd, top))
                 paths.make_private_dirs(inside)
                 return spawn(str(inside), agent_id)
-            except BaseException:
+        except BaseException:
+            async with self._lock:
                 await repo.remove(top, row.path, row.branch)
-                self._d.store.write("DELETE FROM worktrees WHERE agent=?", (agent_id,))
-                raise
+            self._d.store.write("DELETE FROM worktrees WHERE agent=?", (agent_id,))
+            raise
 
     async def repository(self, cwd: str) -> tuple[str, str]:
         """(top folder, HEAD's commit) of the repository holding `cwd`; NOT_A_REPOSITORY if there is none."""

@@ -132,6 +132,8 @@ def test_count_three_runs_the_task_three_times_each_in_its_own_worktree(fan_team
         assert w.branch == f"caod/{SESSION}/{agent_id}" and w.base == base
         assert info.cwd == w.path and info.parent == sup and info.provider == "scripted"
         assert git_repo.git("branch", "--show-current", cwd=w.path) == w.branch
+        assert Path(w.path, "shared.txt").read_text() == "line 1\n"  # its files are checked out
+        assert git_repo.status() == "" and git_repo.git("status", "--porcelain", cwd=w.path) == ""
     assert git_repo.git("worktree", "list", "--porcelain").count("worktree ") == 4
     # Each worker got the task and answered; the supervisor collects each answer with get_result.
     token = agent_token(c, sup)
@@ -223,3 +225,22 @@ def test_a_worker_that_cannot_start_undoes_the_whole_fan_out(fan_team, git_repo,
     assert set(worktrees(c)) == set(r.agent_ids)
     senders = {m.sender for m in c.call("inbox.list", {"agent": sup}).messages}
     assert not senders & set(undone), senders
+
+
+def test_eight_workers_are_made_side_by_side(fan_team, git_repo, wait_status, agent_token):
+    """The most at once: their worktrees are made concurrently, and git must not trip over itself
+    (two `git worktree add` side by side fail reading each other's half-made admin folder)."""
+    for n in range(30):  # enough files that checking them out takes a while
+        (git_repo.path / f"file{n}.txt").write_text(f"{n}\n" * 100)
+    git_repo.git("add", "-A")
+    git_repo.git("commit", "--quiet", "-m", "more files")
+    c = fan_team.client()
+    sup = launch(c, git_repo.path, wait_status)
+    r = c.call("orch.assign", {"token": agent_token(c, sup), "agent_profile": "developer", "message": "many",
+                               "count": 8}, timeout=120)
+    assert len(set(r.agent_ids)) == 8
+    wts = worktrees(c)
+    assert set(wts) == set(r.agent_ids)
+    for w in wts.values():
+        assert (w.base, w.changed, w.uncommitted) == (git_repo.head(), 0, 0)
+        assert Path(w.path, "file29.txt").read_text() == "29\n" * 100
