@@ -72,6 +72,8 @@ agents of your session (your team). Use them to delegate work to other agents:
 - handoff: give a task to a new worker and wait for its answer (synchronous).
 - assign: start a worker on a task and go on at once; it reports back to you
   later with send_message, and its report arrives as a message in your input.
+  With providers or count it starts several workers on the same task, each in
+  its own git worktree, to compare their answers (get_result for each).
 - send_message: write to another agent of your session by its id.
 - answer_user_prompt: answer a worker that is stuck at a permission prompt.
 - get_result: a worker's latest answer, or wait for the turn it is on.
