@@ -13,6 +13,7 @@ from caoctl.commands import (
     attach, completion, daemon, demo, diff, doctor, events, gc, hook, install, kill, launch, logs, ls, mcp, merge,
     output, profile, provider, send, session, shutdown, spawn, status, tmux, wait, watch, worktree,
 )
+from caoctl.commands import notify
 from caoctl.common import Settings
 from caoctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DAEMON, EXIT_TIMEOUT, EXIT_USAGE, report
 from caod.protocol import ErrorCode
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, socket: str | None) -> None:
 
 for module in (daemon, spawn, ls, status, send, wait, output, events, kill, attach, launch, session, shutdown,
                install, profile, provider, mcp, hook, demo, watch, logs, tmux, doctor, completion, gc, worktree, diff,
-               merge):
+               merge, notify):
     cli.add_command(module.command)
 
 

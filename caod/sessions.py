@@ -17,6 +17,7 @@ from caod.logs import log
 from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
 from caod.protocol import ErrorCode, LaunchParams, LaunchResult, SessionInfo, SpawnParams
 from caod.rpc import RpcError
+from caod.status import EventKind
 from caod.store import StorageError
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ class SessionManager:
         except StorageError:  # the caller is told it failed: no half-made session stays running
             await self._abandon(session, supervisor)
             raise
+        self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": name, "state": "launched"})
         return LaunchResult(await self.info(session), supervisor.info())
 
     async def _abandon(self, session: Session, supervisor: "Agent") -> None:
@@ -143,6 +145,7 @@ class SessionManager:
         for name in names:
             self.sessions[name].ended_at = now
             self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (now, name))
+            self._d.bus.publish(EventKind.SESSION, self.sessions[name].supervisor or "", detail={"session": name, "state": "ended"})
         try:
             await self._d.store.sync()  # the caller is told they ended: an error if that is not stored
         except StorageError as e:

@@ -15,6 +15,7 @@ from caod.protocol.agents import (
     HookParams, HookResult, KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
+from caod.protocol.notify import NotifyAdded, NotifyAddParams, NotifyList, NotifyRef, NotifyTested, PluginInfo, SinkInfo
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
@@ -77,6 +78,10 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "worktree.clean": (WorktreeCleanParams, CleanResult),
     "orch.diff": (OrchDiffParams, DiffResult),
     "orch.merge": (OrchMergeParams, MergeResult),
+    "notify.add": (NotifyAddParams, NotifyAdded),
+    "notify.list": (Empty, NotifyList),
+    "notify.remove": (NotifyRef, Ok),
+    "notify.test": (NotifyRef, NotifyTested),
 }
 
 encoder = msgspec.json.Encoder()
@@ -100,4 +105,5 @@ __all__ = [
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
     "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",
     "WorktreeDiffParams", "WorktreeInfo", "WorktreeList", "WorktreeListParams", "WorktreeMergeParams",
+    "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
 ]
