@@ -108,17 +108,18 @@ class SessionManager:
                 "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
                 (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
             )
+            self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": name, "state": "launched"})
             if p.task:  # queued: delivered the moment the supervisor is ready, and durable
                 await self._d.inbox.post(USER, supervisor, p.task)
         except StorageError:  # the caller is told it failed: no half-made session stays running
             await self._abandon(session, supervisor)
             raise
-        self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": name, "state": "launched"})
         return LaunchResult(await self.info(session), supervisor.info())
 
     async def _abandon(self, session: Session, supervisor: "Agent") -> None:
         session.ended_at = time.time()
         self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (session.ended_at, session.name))
+        self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": session.name, "state": "ended"})
         await supervisor.terminate(STOP_GRACE_S)
 
     async def relaunch(self, saved: list[dict]) -> None:

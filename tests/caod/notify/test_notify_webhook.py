@@ -154,3 +154,21 @@ def test_no_such_sink(shared_daemon):
         with pytest.raises(RpcFailure) as e:
             c.call(method, {"id": 99})
         assert e.value.code == ErrorCode.NO_SUCH_SINK and "no notification sink 99" in e.value.message
+
+
+def test_sessions_and_messages_reach_a_webhook(notify_daemon, receiver, wait_status):
+    hook = receiver(secret="s3cret")
+    c = notify_daemon.client()
+    sink = add_webhook(c, hook.url, ["session", "message:queued"])
+    sup = c.call("session.launch", {"profile": "code_supervisor", "provider": "scripted", "session": "n1",
+                                    "cwd": "/tmp", "task": "build it"}, timeout=30).supervisor
+    wait_status(c, sup.id, "completed", timeout=30)
+    c.call("session.shutdown", {"session": "n1"}, timeout=30)
+    c.call("notify.test", {"id": sink.id})
+    got = [r["json"] for r in hook.wait_kind("test")]
+    assert [(e["kind"], e["detail"].get("state")) for e in got] == [
+        ("session", "launched"), ("message", "queued"), ("session", "ended"), ("test", None)]
+    launched, message, ended, _ = got
+    assert launched["agent"] == sup.id and launched["text"] == "session n1 launched"
+    assert message["detail"]["from"] == "user" and message["session"] == "n1" and message["profile"] == "code_supervisor"
+    assert ended["text"] == "session n1 ended"
