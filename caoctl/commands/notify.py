@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from caoctl.common import connect, json_option
@@ -66,6 +68,8 @@ def add_desktop(ctx, events, as_json):
 @click.pass_context
 def add_command(ctx, events, timeout, as_json, argv):
     """Run a program for each event, the event as JSON on its stdin: notify add command -- PROG ARGS."""
+    if "/" in argv[0]:  # the daemon runs it: a relative path means the caller's folder
+        argv = (os.path.abspath(argv[0]), *argv[1:])
     _add(ctx, NotifyAddParams(kind="command", argv=list(argv), events=list(events), timeout=timeout), as_json)
 
 

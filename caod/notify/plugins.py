@@ -13,6 +13,7 @@ delays the event bus, the sinks or another plugin; each failure is logged.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import os
 import queue
@@ -88,6 +89,7 @@ class Plugin:
             if self._busy:
                 self._drop("its previous call has not returned")
                 continue
+            event = copy.deepcopy(event)  # its own: a plugin that changes it changes nobody else's
             try:
                 if self.is_async:
                     call = self.handler(event)  # type: ignore[misc]
