@@ -18,7 +18,7 @@ import msgspec
 
 from caod.logs import log
 from caod.notify import filters, http, plugins, sinks
-from caod.notify.outbox import SinkWorker
+from caod.notify.outbox import KEEP_SENT_S, SinkWorker
 from caod.notify.sinks import Sink
 from caod.protocol import ErrorCode, Event, NotifyAdded, NotifyAddParams, NotifyList, NotifyTested, SinkInfo
 from caod.rpc import RpcError
@@ -27,7 +27,6 @@ from caod.status import EventKind
 if TYPE_CHECKING:
     from caod.daemon import Daemon
 
-KEEP_SENT_S = 7 * 86400  # sent rows are kept this long (to look at), then deleted at a start
 
 
 class Notifier:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from caod.store import Store
 
 BATCH = 50
+KEEP_SENT_S = 7 * 86400
+PRUNE_EVERY = 500  # sends between two deletions of old sent rows
 # Backoff after each failure in a row: FIRST, 2*FIRST, 4*FIRST ... up to MAX seconds.
 RETRY_FIRST_S = float(os.environ.get("CAOD_NOTIFY_RETRY_FIRST_S", "1"))
 RETRY_MAX_S = float(os.environ.get("CAOD_NOTIFY_RETRY_MAX_S", "300"))
@@ -42,6 +44,7 @@ class SinkWorker:
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task | None = None
+        self._sent_count = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"notify-sink-{self.sink.id}")
@@ -104,6 +107,9 @@ class SinkWorker:
         now = time.time()
         self.queued = max(0, self.queued - 1)
         self.store.write("UPDATE notify_outbox SET sent_at=? WHERE id=?", (now, row_id))
+        self._sent_count += 1
+        if self._sent_count % PRUNE_EVERY == 0:  # sent rows are kept a while to look at, not for ever
+            self.store.write("DELETE FROM notify_outbox WHERE sink=? AND sent_at < ?", (self.sink.id, now - KEEP_SENT_S))
         if self.sink.failures:
             log.info("notify sink is back", sink=self.sink.id, after_failures=self.sink.failures)
         self.sink.failures = 0

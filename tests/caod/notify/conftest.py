@@ -6,8 +6,11 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +20,9 @@ FAST_RETRY = {"CAOD_NOTIFY_RETRY_FIRST_S": "0.2", "CAOD_NOTIFY_RETRY_MAX_S": "0.
 class Receiver:
     """Records each POST; answers `fail_next` of them with 500 first. Checks the HMAC when given a secret."""
 
-    def __init__(self, secret: str | None = None, port: int = 0):
+    def __init__(self, secret: str | None = None, port: int = 0, tls: tuple[Path, Path] | None = None):
         self.secret = secret
+        self.tls = tls  # (certificate, key): serve https
         self.port = port or free_port()
         self.received: list[dict] = []  # answered 200: {"headers", "body", "json", "signed"}
         self.refused = 0  # answered 500
@@ -29,7 +33,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook?x=1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook?x=1"
 
     def start(self) -> "Receiver":
         receiver = self
@@ -58,6 +62,10 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -88,8 +96,8 @@ def free_port() -> int:
 def receiver():
     made: list[Receiver] = []
 
-    def make(secret: str | None = None, port: int = 0, start: bool = True) -> Receiver:
-        r = Receiver(secret, port)
+    def make(secret: str | None = None, port: int = 0, start: bool = True, tls=None) -> Receiver:
+        r = Receiver(secret, port, tls)
         made.append(r)
         return r.start() if start else r
 
@@ -104,3 +112,17 @@ def notify_daemon(daemon_factory):
     d = daemon_factory.new(start=False)
     d.env.update(FAST_RETRY)
     return d.start()
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by openssl."""
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.fixture(name="self_signed")
+def _self_signed_fixture():
+    return self_signed

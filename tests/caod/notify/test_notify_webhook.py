@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import subprocess
 import sys
 
@@ -173,3 +174,25 @@ def test_sessions_and_messages_reach_a_webhook(notify_daemon, receiver, wait_sta
     assert launched["agent"] == sup.id and launched["text"] == "session n1 launched"
     assert message["detail"]["from"] == "user" and message["session"] == "n1" and message["profile"] == "code_supervisor"
     assert ended["text"] == "session n1 ended"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
+def test_https_webhooks_check_the_certificate(daemon_factory, receiver, self_signed, tmp_path, wait_for):
+    trusted = self_signed(tmp_path, "trusted")
+    stranger = self_signed(tmp_path, "stranger")
+    d = daemon_factory.new(start=False)
+    d.env["SSL_CERT_FILE"] = str(trusted[0])  # OpenSSL's default trust store, for this daemon only
+    d.start()
+    good = receiver(secret="s3cret", tls=trusted)
+    bad = receiver(secret="s3cret", tls=stranger)
+    c = d.client()
+    good_sink = add_webhook(c, good.url, ["status:error"])
+    bad_sink = add_webhook(c, bad.url, ["status:error"])
+    assert good.url.startswith("https://127.0.0.1:")
+    c.call("notify.test", {"id": good_sink.id})
+    c.call("notify.test", {"id": bad_sink.id})
+    got = good.wait_kind("test")
+    assert got[0]["signed"] and got[0]["json"]["text"] == "test notification from caod"
+    info = wait_for(lambda: (i := sink_info(c, bad_sink.id)).failures and i, "the untrusted receiver failing")
+    assert "TLS with 127.0.0.1" in info.last_error and "CERTIFICATE_VERIFY_FAILED" in info.last_error, info
+    assert bad.received == []
