@@ -36,18 +36,22 @@ class Notifier:
         self.plugins: list[plugins.Plugin] = []
         self._token: int | None = None
         self._next_row = 0
+        self._next_sink = 0
 
     async def load(self) -> None:
         """Sinks and their unsent rows from SQLite, plugins from their entry points; then listen."""
         store = self._d.store
         await store.commit("DELETE FROM notify_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
                            (time.time() - KEEP_SENT_S,))
+        # rows of a sink removed just before a crash (its row went first): never sent, and not a new sink's
+        await store.commit("DELETE FROM notify_outbox WHERE sink NOT IN (SELECT id FROM notify_sinks)")
         self._next_row = (await store.fetchone("SELECT COALESCE(MAX(id), 0) FROM notify_outbox"))[0]
         counts = dict(await store.fetchall(
             "SELECT sink, COUNT(*) FROM notify_outbox WHERE sent_at IS NULL GROUP BY sink"))
         rows = await store.fetchall(
             "SELECT id, kind, config, secret, events, created_at, failures, last_error, last_error_at, last_sent_at "
             "FROM notify_sinks ORDER BY id")
+        self._next_sink = max((r[0] for r in rows), default=0)
         for r in rows:
             sink = Sink(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9])
             self.workers[sink.id] = SinkWorker(store, sink, counts.get(sink.id, 0))
@@ -148,8 +152,8 @@ class Notifier:
             if not p.timeout > 0:
                 raise RpcError(ErrorCode.INVALID_PARAMS, "--timeout must be more than 0 seconds")
             config = {"argv": p.argv, "timeout": p.timeout}
-        row = await self._d.store.fetchone("SELECT COALESCE(MAX(id), 0) + 1 FROM notify_sinks")
-        sink = Sink(row[0], p.kind, config, secret, events, time.time())
+        self._next_sink += 1  # taken before any await: two adds at once get two ids
+        sink = Sink(self._next_sink, p.kind, config, secret, events, time.time())
         await self._d.store.commit(
             "INSERT INTO notify_sinks (id, kind, config, secret, events, created_at) VALUES (?,?,?,?,?,?)",
             (sink.id, sink.kind, json.dumps(config), secret, json.dumps(events), sink.created_at))

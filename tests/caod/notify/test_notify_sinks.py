@@ -103,3 +103,28 @@ def test_desktop_and_command_sinks_are_refused_when_they_cannot_run(daemon_facto
             c.call("notify.add", {"kind": "command", "argv": argv})
         assert why in e.value.message
     assert c.call("notify.list", {}).sinks == []
+
+
+def test_sinks_added_at_once_get_their_own_ids_and_are_kept_across_a_restart(daemon_factory, tmp_path):
+    import threading
+
+    d = daemon_factory.new()
+    prog = script(tmp_path / "true", "pass\n")
+    results = []
+
+    def add():
+        with d.client() as own:
+            results.append(own.call("notify.add", {"kind": "command", "argv": [str(prog)]}).sink.id)
+
+    threads = [threading.Thread(target=add) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(1, 9))
+    c = d.client()
+    c.call("notify.remove", {"id": 8})
+    assert d.stop() == 0
+    d2 = daemon_factory.same(d)
+    sinks = d2.client().call("notify.list", {}).sinks
+    assert [s.id for s in sinks] == list(range(1, 8)) and sinks[0].target == str(prog)
