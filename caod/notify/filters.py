@@ -5,7 +5,7 @@
     status:STATE      a status change into STATE (waiting_user_answer, error, exited, completed, ...)
     message:STATE     a message queued for an agent, or delivered (typed) to it
     notice            a supervisor-loop notice (a message from caod to a worker's parent)
-    notice:KIND       a notice of that kind (prompt, error, exited, silent, stalled, restarted, ...)
+    notice:KIND       a notice of that kind: waiting, error, exited, unreported, stalled, restarted
     session:STATE     a session launched or ended
 
 Terms are given comma-separated (`--events status:error,notice`) or repeated. A term

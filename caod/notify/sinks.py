@@ -23,6 +23,8 @@ from caod.notify import http
 SIGNATURE_HEADER = "X-Caod-Signature-256"  # "sha256=" + hex HMAC-SHA256 of the body with the sink's secret
 DISCORD_MAX = 2000
 STDERR_KEPT = 300
+NOTICES = {"waiting": "waits for an answer", "error": "shows an error", "exited": "exited",
+           "unreported": "ended its turn without reporting", "stalled": "stalled", "restarted": "was restarted"}
 
 
 class DeliveryFailed(Exception):
@@ -107,7 +109,8 @@ def summary(p: dict[str, Any]) -> str:
         return f"{who} {what}" + (f": {gist}" if gist else "")
     if kind == "message":
         if d.get("notice"):
-            return f"notice for {who}: worker {d.get('worker')} {d['notice']}"
+            what = NOTICES.get(d["notice"], d["notice"])
+            return f"worker {d.get('worker')} {what} (caod told {who})"
         return f"message {d.get('id')} from {d.get('from')} {d.get('state')} for {who}"
     if kind == "stalled":
         return f"{who} stalled: no output for {d.get('after_s')}s"

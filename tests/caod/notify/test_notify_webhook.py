@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -196,3 +198,50 @@ def test_https_webhooks_check_the_certificate(daemon_factory, receiver, self_sig
     info = wait_for(lambda: (i := sink_info(c, bad_sink.id)).failures and i, "the untrusted receiver failing")
     assert "TLS with 127.0.0.1" in info.last_error and "CERTIFICATE_VERIFY_FAILED" in info.last_error, info
     assert bad.received == []
+
+
+WORKER = r"^(?:\[message from \w+\] )?"
+TEAM_RULES = {"rules": [
+    {"match": r"^assign: (?P<task>.+)$",
+     "mcp_call": {"server": "caod", "tool": "assign", "args": {"agent_profile": "developer", "message": "{task}"}},
+     "reply": "assigned {result_json}", "reply_error": "assign failed: {error}"},
+    {"match": r"^\[caod notice about worker (?P<w>\w+) ", "reply": "noted {w}"},
+    {"match": WORKER + r"fail", "error": "the model refused the request"},
+    {"match": WORKER + r"hang", "reply": "hang done", "think": 60},
+]}
+
+
+def test_the_supervisor_loops_notices_and_stalls_reach_a_webhook(daemon_factory, receiver, wait_status, wait_for):
+    d = daemon_factory.new(start=False)
+    d.env.update(CAO_SCRIPTED_RULES=json.dumps(TEAM_RULES), CAOD_STALL_AFTER="1.5s", **FAST_RETRY)
+    d.start()
+    hook = receiver(secret="s3cret")
+    c = d.client()
+    sink = add_webhook(c, hook.url, ["notice:error", "stalled"])
+    sup = c.call("session.launch", {"profile": "code_supervisor", "provider": "scripted", "session": "n1",
+                                    "cwd": "/tmp"}, timeout=30).supervisor.id
+    wait_status(c, sup, "idle", timeout=20)
+    workers = []
+    for task in ("fail now", "hang on"):
+        r = c.call("agent.send", {"agent": sup, "text": f"assign: {task}", "wait": True, "timeout": 60}, timeout=70)
+        assert r.answer.startswith("assigned "), r.answer
+        workers.append(json.loads(r.answer.removeprefix("assigned "))["agent_id"])
+        if task == "hang on":  # frozen while busy: no output, so a stall
+            frozen = wait_status(c, workers[-1], "processing", timeout=20)
+            os.kill(frozen.pid, signal.SIGSTOP)
+        try:
+            hook.wait(lambda g: len(g) == len(workers), f"the event about worker {len(workers)}", timeout=30)
+        finally:
+            if task == "hang on":
+                os.kill(frozen.pid, signal.SIGCONT)
+        if task == "fail now":  # the supervisor takes the notice in before its next task
+            wait_for(lambda: [m for m in c.call("inbox.list", {"agent": sup}).messages
+                              if m.sender == "caod" and m.status == "acknowledged"], "the notice taken")
+            wait_status(c, sup, "completed", timeout=20)
+    c.call("notify.test", {"id": sink.id})
+    got = [r["json"] for r in hook.wait_kind("test")]
+    assert [e["kind"] for e in got] == ["message", "stalled", "test"]
+    notice, stalled, _ = got
+    assert notice["agent"] == sup and notice["detail"]["notice"] == "error" and notice["detail"]["worker"] == workers[0]
+    assert notice["text"] == f"worker {workers[0]} shows an error (caod told {notice['agent_name'] or sup} [n1])"
+    assert stalled["agent"] == workers[1] and stalled["detail"]["after_s"] >= 1.5
