@@ -15,7 +15,7 @@ import os
 import shutil
 import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from caod.notify import http
@@ -43,7 +43,6 @@ class Sink:
     last_error: str | None = None
     last_error_at: float | None = None
     last_sent_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def target(self) -> str:

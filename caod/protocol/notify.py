@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
-
 from caod.protocol.wire import Params, Result
 
 SinkKind = Literal["webhook", "desktop", "command"]
@@ -21,7 +19,7 @@ class NotifyAddParams(Params):
     secret: str | None = None  # webhook: the HMAC key; none given: the daemon makes one and returns it once
     format: WebhookFormat = "json"
     argv: list[str] = []
-    timeout: float = msgspec.field(default=30.0)  # command: seconds before it is killed
+    timeout: float = 30.0  # command: seconds before it is killed
 
 
 class NotifyRef(Params):
