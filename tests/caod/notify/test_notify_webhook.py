@@ -39,6 +39,8 @@ def test_a_signed_webhook_per_subscribed_event_and_none_for_others(notify_daemon
     sink = add_webhook(c, hook.url, ["status:completed", "status:waiting_user_answer"])
     assert sink.fingerprint == "sha256:" + hashlib.sha256(b"s3cret").hexdigest()[:12]
     slack_sink = add_webhook(c, slack.url, ["status:completed"], secret="other", fmt="slack")
+    discord = receiver(secret="third")
+    add_webhook(c, discord.url, ["status:waiting_user_answer"], secret="third", fmt="discord")
     agent = ready_agent(c, RULES, name="alpha")
     send(c, agent.id, "one")
     send(c, agent.id, "ask", wait=False)
@@ -71,6 +73,8 @@ def test_a_signed_webhook_per_subscribed_event_and_none_for_others(notify_daemon
     assert got[1]["json"] == {"text": "caod: test notification from caod"}
     body = got[0]["body"]
     assert got[0]["headers"]["X-Caod-Signature-256"] == "sha256=" + hmac.new(b"other", body, hashlib.sha256).hexdigest()
+    got = discord.wait(lambda g: len(g) == 1, "the discord message")
+    assert got[0]["signed"] and got[0]["json"]["content"].startswith("caod: alpha waits for an answer: ")
     # nothing is waiting, nothing failed
     info = wait_for(lambda: (i := sink_info(c, sink.id)).queued == 0 and i, "the queue empty")
     assert info.failures == 0 and info.last_sent_at and info.last_error is None
