@@ -108,7 +108,7 @@ class Daemon:
             except FileNotFoundError:
                 pass
         await self.agents.stop_all(STOP_GRACE_S)
-        self.notifier.stop()  # after the agents' exits were queued: they go out at the next start
+        self.notifier.stop()  # after stop_all, so the agents' exits are queued too (unsent ones go at the next start)
         await self.store.close()
         log.info("caod stopped")
         await self.server.close()
