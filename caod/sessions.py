@@ -146,7 +146,8 @@ class SessionManager:
         for name in names:
             self.sessions[name].ended_at = now
             self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (now, name))
-            self._d.bus.publish(EventKind.SESSION, self.sessions[name].supervisor or "", detail={"session": name, "state": "ended"})
+            self._d.bus.publish(EventKind.SESSION, self.sessions[name].supervisor or "",
+                                detail={"session": name, "state": "ended"})
         try:
             await self._d.store.sync()  # the caller is told they ended: an error if that is not stored
         except StorageError as e:

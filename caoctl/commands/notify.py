@@ -40,7 +40,8 @@ def add():
 
 @add.command("webhook")
 @click.option("--url", required=True, help="Where to POST each event (http:// or https://).")
-@click.option("--secret", help="HMAC-SHA256 key for the X-Caod-Signature-256 header (default: a new random one, shown once).")
+@click.option("--secret", help="HMAC-SHA256 key for the X-Caod-Signature-256 header "
+                                "(default: a new random one, shown once).")
 @click.option("--events", "events", multiple=True, help=EVENTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["json", "slack", "discord"]), default="json", show_default=True,
               help="Body: the event as JSON, or a Slack / Discord incoming-webhook message.")

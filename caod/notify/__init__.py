@@ -107,7 +107,8 @@ class Notifier:
 
     def info(self, worker: SinkWorker) -> SinkInfo:
         s = worker.sink
-        return SinkInfo(id=s.id, kind=s.kind, target=s.target, events=s.events, created_at=s.created_at,  # type: ignore[arg-type]
+        return SinkInfo(id=s.id, kind=s.kind, target=s.target, events=s.events,  # type: ignore[arg-type]
+                        created_at=s.created_at,
                         format=s.config.get("format") if s.kind == "webhook" else None, fingerprint=s.fingerprint,
                         queued=worker.queued, failures=s.failures, last_error=s.last_error,
                         last_error_at=s.last_error_at, last_sent_at=s.last_sent_at, retry_at=worker.retry_at)

@@ -109,7 +109,8 @@ class SinkWorker:
         self.store.write("UPDATE notify_outbox SET sent_at=? WHERE id=?", (now, row_id))
         self._sent_count += 1
         if self._sent_count % PRUNE_EVERY == 0:  # sent rows are kept a while to look at, not for ever
-            self.store.write("DELETE FROM notify_outbox WHERE sink=? AND sent_at < ?", (self.sink.id, now - KEEP_SENT_S))
+            self.store.write("DELETE FROM notify_outbox WHERE sink=? AND sent_at < ?",
+                             (self.sink.id, now - KEEP_SENT_S))
         if self.sink.failures:
             log.info("notify sink is back", sink=self.sink.id, after_failures=self.sink.failures)
         self.sink.failures = 0
