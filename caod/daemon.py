@@ -16,6 +16,7 @@ from caod.handlers import HANDLERS
 from caod.inbox import Inbox
 from caod.memory import Memory
 from caod.notices import Notices
+from caod.notify import Notifier
 from caod.orchestrator import Orchestrator
 from caod.results import Results
 from caod.retention import Retention
@@ -45,6 +46,7 @@ class Daemon:
         self.memory = Memory(self)  # notes kept across sessions, recalled by relevance
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
+        self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
@@ -65,6 +67,7 @@ class Daemon:
         await self.store.open()
         try:
             await self.bus.load()
+            await self.notifier.load()  # before recovery: its events are told too
             to_relaunch = await self.agents.recover()
             await self.sessions.load()
             await self.inbox.load()
@@ -107,6 +110,7 @@ class Daemon:
             except FileNotFoundError:
                 pass
         await self.agents.stop_all(STOP_GRACE_S)
+        self.notifier.stop()  # after stop_all, so the agents' exits are queued too (unsent ones go at the next start)
         await self.store.close()
         log.info("caod stopped")
         await self.server.close()

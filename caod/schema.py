@@ -117,6 +117,27 @@ CREATE TABLE IF NOT EXISTS owed_reports (
     owes INTEGER NOT NULL,
     turn_from TEXT  -- the sender of the message its current turn took
 );
+-- Notification sinks and their outbox (caod.notify): each matching event is a row until sent.
+CREATE TABLE IF NOT EXISTS notify_sinks (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,  -- webhook | desktop | command
+    config TEXT NOT NULL,  -- JSON: url and format, or argv and timeout
+    secret TEXT,  -- webhook HMAC key (the db file is 0600); never sent to a client
+    events TEXT NOT NULL,  -- the filter, as given (caod.notify.filters)
+    created_at REAL NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,  -- failed attempts in a row
+    last_error TEXT,
+    last_error_at REAL,
+    last_sent_at REAL
+);
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id INTEGER PRIMARY KEY,
+    sink INTEGER NOT NULL,
+    payload TEXT NOT NULL,  -- the event as JSON, as it is sent
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS notify_outbox_unsent ON notify_outbox(sink, sent_at, id);
 """
 
 # Batches committed so far, compared with the mark file at start.

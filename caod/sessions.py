@@ -17,6 +17,7 @@ from caod.logs import log
 from caod.profiles import NoSuchProfile, Profile, ProfileError, ProfileStore
 from caod.protocol import ErrorCode, LaunchParams, LaunchResult, SessionInfo, SpawnParams
 from caod.rpc import RpcError
+from caod.status import EventKind
 from caod.store import StorageError
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class SessionManager:
                 "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
                 (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
             )
+            self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": name, "state": "launched"})
             if p.task:  # queued: delivered the moment the supervisor is ready, and durable
                 task = await self._d.memory.briefed(supervisor, p.task, profile.memory)
                 await self._d.inbox.post(USER, supervisor, task)
@@ -118,6 +120,7 @@ class SessionManager:
     async def _abandon(self, session: Session, supervisor: "Agent") -> None:
         session.ended_at = time.time()
         self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (session.ended_at, session.name))
+        self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": session.name, "state": "ended"})
         await supervisor.terminate(STOP_GRACE_S)
 
     async def relaunch(self, saved: list[dict]) -> None:
@@ -144,6 +147,8 @@ class SessionManager:
         for name in names:
             self.sessions[name].ended_at = now
             self._d.store.write("UPDATE sessions SET ended_at=? WHERE name=?", (now, name))
+            self._d.bus.publish(EventKind.SESSION, self.sessions[name].supervisor or "",
+                                detail={"session": name, "state": "ended"})
         try:
             await self._d.store.sync()  # the caller is told they ended: an error if that is not stored
         except StorageError as e:

@@ -45,6 +45,7 @@ class EventKind(str, enum.Enum):
     STATUS = "status"
     MESSAGE = "message"
     STALLED = "stalled"  # busy with no output for the provider's stall time (caod.notices)
+    SESSION = "session"  # a session launched or ended (detail: session, state); agent: its supervisor
 
 
 class FrameKind(str, enum.Enum):

@@ -59,6 +59,7 @@ def command(ctx, as_json):
     checks += _socket(sock, running=status is not None)
     checks.append(_home(Path(status.home) if status else paths.home_dir()))
     checks.append(_tmux())
+    checks += _sinks(sock) if status is not None else []
     checks += _providers(sock)
     checks += _install()
     if as_json:
@@ -162,6 +163,25 @@ def _version(argv: list[str], path: str | None = None) -> tuple[bool, str]:
     if r.returncode != 0:
         return False, f"--version exited {r.returncode}" + (f": {lines[0][:80]}" if lines else "")
     return True, lines[0][:80] if lines else "(no version printed)"
+
+
+def _sinks(sock: Path) -> list[Check]:
+    """Notification sinks that keep failing, and plugins that did not load (caod.notify)."""
+    try:
+        with Client(sock, connect_timeout=2) as c:
+            result = c.call("notify.list", timeout=5)
+    except (OSError, DaemonUnavailable, RpcFailure) as e:
+        return [Check("notifications", "warn", f"the daemon did not list its sinks: {e}")]
+    checks = [Check(f"sink {s.id}", "warn", f"{s.kind} {s.target}: {s.failures} failures in a row, "
+                    f"{s.queued} events queued; last error: {s.last_error}",
+                    f"check the receiver, then: caoctl notify test {s.id}")
+              for s in result.sinks if s.failures]
+    checks += [Check(f"plugin {p.name}", "warn", p.error or "not loaded", "fix or uninstall the plugin's package")
+               for p in result.plugins if not p.loaded]
+    if not checks and (result.sinks or result.plugins):
+        checks.append(Check("notifications", "ok", f"{len(result.sinks)} sinks delivering, "
+                            f"{len(result.plugins)} plugins loaded"))
+    return checks
 
 
 def _tmux() -> Check:

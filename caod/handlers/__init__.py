@@ -1,6 +1,6 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, memory, orch, profile, provider, session, worktree
+from caod.handlers import agent, daemon, events, inbox, memory, notify, orch, profile, provider, session, worktree
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -13,4 +13,5 @@ HANDLERS = {
     **provider.HANDLERS,
     **worktree.HANDLERS,
     **memory.HANDLERS,
+    **notify.HANDLERS,
 }

@@ -19,6 +19,7 @@ from caod.protocol.memory import (
     MemoryImported, MemoryImportParams, MemoryInfo, MemoryKeyParams, MemoryList, MemoryListParams,
     MemoryRecallParams, MemoryStoreParams,
 )
+from caod.protocol.notify import NotifyAdded, NotifyAddParams, NotifyList, NotifyRef, NotifyTested, PluginInfo, SinkInfo
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
@@ -87,6 +88,10 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "memory.show": (MemoryKeyParams, MemoryInfo),
     "memory.forget": (MemoryKeyParams, MemoryList),
     "memory.import": (MemoryImportParams, MemoryImported),
+    "notify.add": (NotifyAddParams, NotifyAdded),
+    "notify.list": (Empty, NotifyList),
+    "notify.remove": (NotifyRef, Ok),
+    "notify.test": (NotifyRef, NotifyTested),
 }
 
 encoder = msgspec.json.Encoder()
@@ -112,4 +117,5 @@ __all__ = [
     "WorktreeDiffParams", "WorktreeInfo", "WorktreeList", "WorktreeListParams", "WorktreeMergeParams",
     "MemoryImported", "MemoryImportParams", "MemoryInfo", "MemoryKeyParams", "MemoryList", "MemoryListParams",
     "MemoryRecallParams", "MemoryStoreParams",
+    "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
 ]

@@ -43,7 +43,10 @@ class ErrorCode(enum.IntEnum):
     NOT_A_REPOSITORY = -32030  # use_worktree in a folder outside a git repository
     NO_SUCH_WORKTREE = -32031
     GIT_FAILED = -32032  # git refused (its own message follows)
-    NO_SUCH_MEMORY = -32040
+    # Notifications (caod.notify)
+    NO_SUCH_SINK = -32040
+    INVALID_SINK = -32041  # a sink that could not work as given (no notify-send, no such program, a bad URL)
+    NO_SUCH_MEMORY = -32050  # memory.show / memory.forget of a key the caller has not
 
 
 # ---------------------------------------------------------------- envelopes
