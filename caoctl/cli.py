@@ -10,7 +10,7 @@ from caod import __version__, paths
 from caoctl import errors
 from caoctl.client import DaemonUnavailable, RpcFailure
 from caoctl.commands import (
-    attach, completion, daemon, demo, diff, doctor, events, gc, hook, install, kill, launch, logs, ls, mcp, merge,
+    attach, completion, daemon, demo, diff, doctor, events, flow, gc, hook, install, kill, launch, logs, ls, mcp, merge,
     output, profile, provider, send, session, shutdown, spawn, status, tmux, wait, watch, worktree,
 )
 from caoctl.common import Settings
@@ -34,7 +34,7 @@ def cli(ctx: click.Context, socket: str | None) -> None:
 
 for module in (daemon, spawn, ls, status, send, wait, output, events, kill, attach, launch, session, shutdown,
                install, profile, provider, mcp, hook, demo, watch, logs, tmux, doctor, completion, gc, worktree, diff,
-               merge):
+               merge, flow):
     cli.add_command(module.command)
 
 

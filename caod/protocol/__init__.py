@@ -15,6 +15,9 @@ from caod.protocol.agents import (
     HookParams, HookResult, KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
+from caod.protocol.flows import (
+    FlowAddParams, FlowHistory, FlowHistoryParams, FlowInfo, FlowList, FlowListParams, FlowRef, FlowRun,
+)
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
@@ -77,6 +80,14 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "worktree.clean": (WorktreeCleanParams, CleanResult),
     "orch.diff": (OrchDiffParams, DiffResult),
     "orch.merge": (OrchMergeParams, MergeResult),
+    "flow.add": (FlowAddParams, FlowInfo),
+    "flow.list": (FlowListParams, FlowList),
+    "flow.show": (FlowRef, FlowInfo),
+    "flow.run": (FlowRef, FlowRun),
+    "flow.enable": (FlowRef, FlowInfo),
+    "flow.disable": (FlowRef, FlowInfo),
+    "flow.remove": (FlowRef, FlowInfo),
+    "flow.history": (FlowHistoryParams, FlowHistory),
 }
 
 encoder = msgspec.json.Encoder()
@@ -100,4 +111,5 @@ __all__ = [
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
     "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",
     "WorktreeDiffParams", "WorktreeInfo", "WorktreeList", "WorktreeListParams", "WorktreeMergeParams",
+    "FlowAddParams", "FlowHistory", "FlowHistoryParams", "FlowInfo", "FlowList", "FlowListParams", "FlowRef", "FlowRun",
 ]

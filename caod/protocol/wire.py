@@ -43,6 +43,9 @@ class ErrorCode(enum.IntEnum):
     NOT_A_REPOSITORY = -32030  # use_worktree in a folder outside a git repository
     NO_SUCH_WORKTREE = -32031
     GIT_FAILED = -32032  # git refused (its own message follows)
+    # Flows (caod.flows)
+    NO_SUCH_FLOW = -32040
+    INVALID_FLOW = -32041  # refused at flow.add: its file, schedule, profile or script
 
 
 # ---------------------------------------------------------------- envelopes
