@@ -123,7 +123,7 @@ def run(ctx, name, as_json):
     click.echo(_run_line(result))
 
 
-def _toggle(method: str, verb: str):
+def _toggle(method: str, verb: str, show_next: bool = False):
     @click.argument("name")
     @json_option
     @click.pass_context
@@ -133,12 +133,12 @@ def _toggle(method: str, verb: str):
         if as_json:
             emit_json(info)
         else:
-            click.echo(f"{verb} flow {info.name}" + (f", next run {when(info.next_run)}" if info.next_run else ""))
+            click.echo(f"{verb} flow {info.name}" + (f", next run {when(info.next_run)}" if show_next else ""))
     return toggle
 
 
 command.command("enable", help="Schedule the flow again, from now on (missed slots are not run).")(
-    _toggle("flow.enable", "enabled"))
+    _toggle("flow.enable", "enabled", show_next=True))
 command.command("disable", help="Stop scheduling the flow (flow run still runs it).")(
     _toggle("flow.disable", "disabled"))
 command.command("remove", help="Remove the flow and its history (a session it launched keeps running).")(
