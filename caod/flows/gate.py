@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,15 +53,19 @@ async def run_gate(script: str, cwd: str, timeout: float, env: dict[str, str]) -
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     except OSError as e:
         raise GateFailed(f"script {script} cannot be run: {e.strerror or e}") from None
+    timed_out = False
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
     except TimeoutError:
-        try:
-            os.killpg(proc.pid, 9)  # its own group: what it started goes too
-        except ProcessLookupError:
-            pass
-        await proc.wait()
+        timed_out = True
         raise GateFailed(f"script {script} did not finish within {timeout:g}s (killed)") from None
+    finally:
+        if timed_out or proc.returncode is None:  # or caod stops: it and what it started (holding its stdout) go
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own group (start_new_session)
+            except ProcessLookupError:
+                pass
+            await asyncio.shield(proc.wait())
     if proc.returncode != 0:
         why = _last_line(err) or _last_line(out)
         raise GateFailed(f"script {script} exited {proc.returncode}" + (f": {why}" if why else ""))

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from caod.daemon import Daemon
     from caod.flows import Entry
 
-BUSY = (Status.STARTING, Status.PROCESSING, Status.WAITING)  # an agent in these is not to be ended
+BUSY = (Status.PROCESSING, Status.WAITING)  # an agent in these is not to be ended
+KEEP_RUNS = 1000  # runs kept per flow (a flow due every minute makes half a million a year)
 COLUMNS = "id, flow, trigger, due, started_at, outcome, reason, session, agent, answer, ended_at"
 
 
@@ -68,6 +69,7 @@ class Runner:
         await self._d.store.commit(
             f"INSERT INTO flow_runs ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (run.id, run.flow, trigger, due, started, outcome, reason, session, agent, None, run.ended_at))
+        self._d.store.write("DELETE FROM flow_runs WHERE flow=? AND id<=?", (run.flow, run.id - KEEP_RUNS))
         return run
 
     async def run(self, entry: "Entry", trigger: str, due: float | None, missed: int = 0) -> FlowRun:
@@ -123,7 +125,9 @@ class Runner:
         if s is None or not s.active:
             return None
         for agent in self._d.agents.in_session(session):
-            if agent.status in BUSY:
+            # Starting with work queued (its task) is busy; started again after a daemon
+            # restart with nothing queued, it was idle when caod stopped.
+            if agent.status in BUSY or (agent.status.live and self._d.inbox.depth(agent.id)):
                 return f"the previous run's session {session} is still busy ({agent.id} is {agent.status.value})"
         return None
 

@@ -173,6 +173,24 @@ def test_an_idle_previous_session_is_replaced_by_the_next_run(daemon, tmp_path, 
     assert [r.outcome for r in runs] == ["completed", "completed"]  # the first's answer stays its answer
 
 
+def test_a_session_started_again_after_a_restart_is_not_busy(daemon_factory, tmp_path, wait_for):
+    """The previous run's session, idle when caod was killed, comes back starting with nothing
+    queued: the next run replaces it (it is not skipped as busy)."""
+    first = daemon_factory.new()
+    c = first.client()
+    add(c, write_flow(tmp_path, "back"))
+    old = c.call("flow.run", {"name": "back"}, timeout=60)
+    settled_history(c, "back", 1, wait_for)
+    first.kill()  # a crash: its live sessions' agents are started again
+    first.reap_agents()
+    second = daemon_factory.same(first)
+    c = second.client()
+    assert c.call("agent.get", {"agent": old.agent}).status.value in ("starting", "idle")  # started again
+    run = c.call("flow.run", {"name": "back"}, timeout=60)
+    assert run.outcome == "launched" and run.agent != old.agent, run.reason
+    assert [r.outcome for r in settled_history(c, "back", 2, wait_for)] == ["completed", "completed"]
+
+
 def _offset_to(target: float) -> float:
     return target - time.time()
 
