@@ -157,9 +157,10 @@ class Flows:
                         prompt=f.prompt if with_prompt else None)
 
     def list(self) -> FlowList:
+        """The flows, and the slot the timer is armed for (what doctor reports) with its flow."""
         infos = [self.info(e) for _, e in sorted(self.entries.items())]
-        first = min((i for i in infos if i.next_run is not None), key=lambda i: i.next_run, default=None)
-        return FlowList(infos, next_run=first.next_run if first else None, next_flow=first.name if first else None)
+        due = [i for i in infos if i.next_run is not None and i.next_run == self.timer_at]
+        return FlowList(infos, next_run=self.timer_at, next_flow=due[0].name if due else None)
 
     def _check(self, p: FlowAddParams) -> tuple[FlowFile, Schedule]:
         """The flow, or INVALID_FLOW with one line: its file, schedule, profile, provider or script."""
