@@ -10,7 +10,6 @@ runs once, unless the flow runs every hour (then each real hour gets its run).
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -89,7 +88,3 @@ class Schedule:
         while count < cap and (slot := self.next_after(slot)) <= now:
             count += 1
         return count, latest.timestamp()
-
-
-def now_with(offset: float) -> float:
-    return time.time() + offset
