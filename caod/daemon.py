@@ -12,6 +12,7 @@ from pathlib import Path
 from caod import systemd
 from caod.agents import AgentManager
 from caod.events import EventBus
+from caod.flows import Flows
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
 from caod.memory import Memory
@@ -47,6 +48,7 @@ class Daemon:
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
+        self.flows = Flows(self)  # scheduled runs (one timer for the next due)
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
@@ -72,6 +74,7 @@ class Daemon:
             await self.sessions.load()
             await self.inbox.load()
             await self.notices.load()
+            await self.flows.load()
             self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
@@ -84,6 +87,7 @@ class Daemon:
             await self.sessions.relaunch(to_relaunch)
         await self.notices.relaunched()  # (or forgets what was owed by agents not started again)
         self.retention.start()
+        self.flows.start()  # after the relaunch: a missed run sees the sessions that are back
         log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),
                  activated=self._listen_sock is not None)
         systemd.notify(f"READY=1\nSTATUS=listening on {self.socket_path}\nMAINPID={os.getpid()}")
@@ -103,6 +107,7 @@ class Daemon:
         log.info("caod stopping", agents_live=sum(1 for a in self.agents.agents.values() if a.status.live))
         self.server.stop_listening()
         self.retention.stop()
+        self.flows.stop()
         self.notices.stop()
         if self._listen_sock is None:
             try:

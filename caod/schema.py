@@ -138,6 +138,29 @@ CREATE TABLE IF NOT EXISTS notify_outbox (
     sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS notify_outbox_unsent ON notify_outbox(sink, sent_at, id);
+-- Scheduled flows (caod.flows): the file as added, and the latest slot dealt with.
+CREATE TABLE IF NOT EXISTS flows (
+    name TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    added_at REAL NOT NULL,
+    handled_until REAL NOT NULL  -- slots up to this time were run, skipped or missed: the next is after it
+);
+CREATE TABLE IF NOT EXISTS flow_runs (
+    id INTEGER PRIMARY KEY,
+    flow TEXT NOT NULL,
+    trigger TEXT NOT NULL,  -- schedule | missed | manual
+    due REAL,
+    started_at REAL NOT NULL,
+    outcome TEXT NOT NULL,  -- launched | completed | skipped | failed
+    reason TEXT,
+    session TEXT,
+    agent TEXT,
+    answer TEXT,
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS flow_runs_by_flow ON flow_runs(flow, id);
 """
 
 # Batches committed so far, compared with the mark file at start.

@@ -30,7 +30,7 @@ from caoctl.output import emit_json
 
 VERSION_TIMEOUT = 5.0
 SYMBOL = {"ok": "✓", "info": "-", "warn": "!", "error": "✗"}
-PACKAGES = ("click", "msgspec", "pyte", "ptyprocess", "aiosqlite", "structlog", "mcp", "rich")
+PACKAGES = ("click", "msgspec", "pyte", "ptyprocess", "aiosqlite", "structlog", "mcp", "rich", "croniter")
 
 
 @dataclass
@@ -61,6 +61,8 @@ def command(ctx, as_json):
     checks.append(_tmux())
     checks += _sinks(sock) if status is not None else []
     checks += _providers(sock)
+    if status is not None:
+        checks.append(_flows(sock))
     checks += _install()
     if as_json:
         emit_json([c.as_dict() for c in checks])
@@ -243,6 +245,28 @@ def _providers(sock: Path) -> list[Check]:
                             "only the scripted agent can run",
                             "install one, e.g. Claude Code or Codex, then: caoctl spawn --provider NAME"))
     return checks
+
+
+def _flows(sock: Path) -> Check:
+    """The scheduler's next run, and a flow whose last run failed."""
+    from caoctl.commands.flow import when
+
+    try:
+        with Client(sock, connect_timeout=2) as c:
+            result = c.call("flow.list", timeout=5)
+    except (OSError, DaemonUnavailable, RpcFailure) as e:
+        return Check("flows", "warn", f"the daemon did not list its flows: {e}")
+    if not result.flows:
+        return Check("flows", "info", "no flows", "schedule one with: caoctl flow add FILE")
+    enabled = sum(f.enabled for f in result.flows)
+    detail = f"{len(result.flows)} flow{'s' if len(result.flows) != 1 else ''} ({enabled} enabled); next run: "
+    detail += f"{result.next_flow} at {when(result.next_run)}" if result.next_run is not None else "none"
+    failed = [f for f in result.flows if f.last_run is not None and f.last_run.outcome == "failed"]
+    if failed:
+        f = failed[0]
+        return Check("flows", "warn", detail + f"; last run of {f.name} failed: {f.last_run.reason}",
+                     f"see: caoctl flow history {f.name}")
+    return Check("flows", "ok", detail)
 
 
 def _install() -> list[Check]:

@@ -1,6 +1,6 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, memory, notify, orch, profile, provider, session, worktree
+from caod.handlers import agent, daemon, events, flow, inbox, memory, notify, orch, profile, provider, session, worktree
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -14,4 +14,5 @@ HANDLERS = {
     **worktree.HANDLERS,
     **memory.HANDLERS,
     **notify.HANDLERS,
+    **flow.HANDLERS,
 }

@@ -298,6 +298,16 @@ def _build(data: dict[str, Any], body: str) -> Profile:
     )
 
 
+def front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The fields of a Markdown file's YAML front matter, within bounded_yaml's limits, and its
+    body, for other files in the profile format (flows); raises ValueError with one line."""
+    try:
+        front, body, first_line = _split(text)
+        return _load_yaml(front, first_line), body
+    except _Invalid as e:
+        raise ValueError(" ".join(str(e).split())) from None
+
+
 def check_size(size: int, source: str) -> None:
     """Refuse a profile of `size` bytes over MAX_PROFILE_BYTES, before it is read or parsed."""
     if size > MAX_PROFILE_BYTES:

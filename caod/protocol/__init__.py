@@ -20,6 +20,9 @@ from caod.protocol.memory import (
     MemoryRecallParams, MemoryStoreParams,
 )
 from caod.protocol.notify import NotifyAdded, NotifyAddParams, NotifyList, NotifyRef, NotifyTested, PluginInfo, SinkInfo
+from caod.protocol.flows import (
+    FlowAddParams, FlowHistory, FlowHistoryParams, FlowInfo, FlowList, FlowListParams, FlowRef, FlowRun,
+)
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
@@ -92,6 +95,14 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "notify.list": (Empty, NotifyList),
     "notify.remove": (NotifyRef, Ok),
     "notify.test": (NotifyRef, NotifyTested),
+    "flow.add": (FlowAddParams, FlowInfo),
+    "flow.list": (FlowListParams, FlowList),
+    "flow.show": (FlowRef, FlowInfo),
+    "flow.run": (FlowRef, FlowRun),
+    "flow.enable": (FlowRef, FlowInfo),
+    "flow.disable": (FlowRef, FlowInfo),
+    "flow.remove": (FlowRef, FlowInfo),
+    "flow.history": (FlowHistoryParams, FlowHistory),
 }
 
 encoder = msgspec.json.Encoder()
@@ -118,4 +129,5 @@ __all__ = [
     "MemoryImported", "MemoryImportParams", "MemoryInfo", "MemoryKeyParams", "MemoryList", "MemoryListParams",
     "MemoryRecallParams", "MemoryStoreParams",
     "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
+    "FlowAddParams", "FlowHistory", "FlowHistoryParams", "FlowInfo", "FlowList", "FlowListParams", "FlowRef", "FlowRun",
 ]

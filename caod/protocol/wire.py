@@ -47,6 +47,9 @@ class ErrorCode(enum.IntEnum):
     NO_SUCH_SINK = -32040
     INVALID_SINK = -32041  # a sink that could not work as given (no notify-send, no such program, a bad URL)
     NO_SUCH_MEMORY = -32050  # memory.show / memory.forget of a key the caller has not
+    # Flows (caod.flows)
+    NO_SUCH_FLOW = -32060
+    INVALID_FLOW = -32061  # refused at flow.add: its file, schedule, profile or script
 
 
 # ---------------------------------------------------------------- envelopes
