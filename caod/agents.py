@@ -226,6 +226,8 @@ class AgentManager:
         command = [*provider.spec.command, *prepared.args, *p.args]
         if find_command(command[0], prepared.env.get("PATH", os.defpath)) is None:
             message = not_found(command[0], prepared.env.get("PATH", os.defpath), path_given="PATH" in p.env)
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {message}")
         agent = Agent(
             agent_id=agent_id,
