@@ -154,3 +154,20 @@ def test_events_reach_a_subscriber_once_each_in_order_and_before_the_reply_that_
                           and e.kind is EventKind.SPAWNED)
         assert spawned_at < stream.index(("reply", agent_id))
     assert len([e for e in events if e.kind is EventKind.SPAWNED]) == n
+
+
+def test_a_reply_never_overtakes_the_events_sent_before_it(daemon, ready_agent):
+    """Replayed events are queued for the connection's next write; the reply of the call
+    after them must not pass them."""
+    c = daemon.client()
+    for _ in range(3):
+        ready_agent(c)
+    first = {"jsonrpc": "2.0", "id": "first", "method": "events.subscribe", "params": {"replay": 20}}
+    second = {"jsonrpc": "2.0", "id": "second", "method": "events.subscribe", "params": {}}
+    c.send_raw(encode_line(first) + encode_line(second))
+    c.sock.settimeout(30)
+    order = []
+    while "second" not in order:
+        msg = c.read_message()
+        order.append(msg.id if msg.method is msgspec.UNSET else "event")
+    assert order == ["first"] + ["event"] * 6 + ["second"]  # each agent: spawned, then starting -> idle
