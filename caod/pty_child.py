@@ -23,6 +23,8 @@ from typing import Callable
 
 import ptyprocess
 
+from caod import fdlimit
+
 # Bounded so one flooding agent yields the loop to the others between reads.
 READ_SIZE = 32768
 # Spawns that wait for their child's exec at once. The fork itself holds the GIL; the wait
@@ -39,7 +41,8 @@ def _start_process(argv: list[str], cwd: str, env: dict[str, str], rows: int, co
     # agent's PATH instead so --env PATH=... works as people expect.
     path = env.get("PATH", os.defpath)
     exe = argv[0] if os.sep in argv[0] else (_which(argv[0], path) or argv[0])
-    return ptyprocess.PtyProcess.spawn([exe, *argv[1:]], cwd=cwd, env=env, dimensions=(rows, cols))
+    return ptyprocess.PtyProcess.spawn([exe, *argv[1:]], cwd=cwd, env=env, dimensions=(rows, cols),
+                                       preexec_fn=fdlimit.restore_in_child)
 
 
 def _end_orphan(fut: "asyncio.Future[ptyprocess.PtyProcess]") -> None:
