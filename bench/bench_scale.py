@@ -120,6 +120,19 @@ def wait_all(tap: EventTap, ids: set[str], status: Status, since: int, timeout: 
     return found
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """utime + stime of the daemon's main thread (the event loop), without SQLite's and
+    the spawner's threads."""
+    return proc_cpu_seconds_of(f"/proc/{pid}/task/{pid}/stat")
+
+
+def proc_cpu_seconds_of(path: str) -> float:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stats_ms(values_s: list[float]) -> dict[str, Any]:
     ms = [v * 1000 for v in values_s]
     return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), 2), "p99_ms": round(percentile(ms, 0.99), 2),
@@ -175,18 +188,19 @@ def one_size(caod_bin: str, n: int, bursts: int, label: str, signal_turns: bool 
         }
         progress(f"[{label}] {n} spawn replies in {spawn['wall_ms']:.0f} ms, all idle after {spawn['all_idle_ms']:.0f} ms")
 
-        latencies, publish, cpu_per_turn, walls = [], [], [], []
+        latencies, publish, cpu_per_turn, walls, loop_per_turn = [], [], [], [], []
         if signal_turns:  # a profiling wrapper starts its profile on SIGUSR1 and writes it on SIGUSR2
             os.kill(pid, signal.SIGUSR1)
         for b in range(bursts):
             mark = tap.mark()
-            c0, t0 = proc_cpu_seconds(pid), time.time()
+            c0, t0, l0 = proc_cpu_seconds(pid), time.time(), loop_cpu_seconds(pid)
             timed_pipeline(rpc, "agent.send", [{"agent": i, "text": f"task {b}"} for i in ids], timeout=300)
             done = wait_all(tap, set(ids), Status.COMPLETED, mark, timeout=300)
             t_done = max(t for t, _ in done.values())
             time.sleep(0.3)  # the turns' store writes (aiosqlite's thread is in the daemon's CPU too)
             c1 = proc_cpu_seconds(pid)
             cpu_per_turn.append((c1 - c0) / n)
+            loop_per_turn.append((loop_cpu_seconds(pid) - l0) / n)
             walls.append(t_done - t0)
             for agent_id, trace in zip(ids, traces):
                 finals = [r["t"] for r in read_trace(trace) if r.get("event") == "final_frame" and r.get("turn") == b + 1]
@@ -207,6 +221,7 @@ def one_size(caod_bin: str, n: int, bursts: int, label: str, signal_turns: bool 
             "turn_burst_wall_ms": round(max(walls) * 1000, 1),
             "cpu_ms_per_turn": round(sorted(cpu_per_turn)[len(cpu_per_turn) // 2] * 1000, 3),
             "cpu_ms_per_turn_all": [round(c * 1000, 3) for c in cpu_per_turn],
+            "loop_cpu_ms_per_turn": round(sorted(loop_per_turn)[len(loop_per_turn) // 2] * 1000, 3),
             "rss_zero_kib": rss0,
             "rss_n_kib": rss_n,
             "rss_per_agent_kib": round((rss_n - rss0) / n, 1),
@@ -254,6 +269,7 @@ def render_table(res: dict[str, Any]) -> str:
             ("  final frame -> published p99", lambda r: f"{r['final_frame_to_publish']['p99_ms']:.1f} ms", "", None),
             ("  daemon CPU per turn", lambda r: f"{r['cpu_ms_per_turn']:.2f} ms",
              f"<= {TARGET_CPU_PER_TURN_MS:g} ms", lambda r: verdict(r["cpu_ms_per_turn"], TARGET_CPU_PER_TURN_MS)),
+            ("    of it the loop's thread", lambda r: f"{r['loop_cpu_ms_per_turn']:.2f} ms", "", None),
             ("  daemon RSS (per agent)",
              lambda r: f"{r['rss_n_kib'] / 1024:.0f} MiB ({r['rss_per_agent_kib'] / 1024:.2f})", "", None),
             ("  daemon fds", lambda r: f"{r['fds_n']}", "", None),
@@ -278,6 +294,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sizes", help="comma-separated agent counts (default 50,100,200; quick 20,50)")
     ap.add_argument("--bursts", type=int, help="turn bursts per size (default 3; quick 1)")
     ap.add_argument("--baseline", help="another daemon executable, run before ours at each size")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat every size this many times, routes interleaved (columns route#round)")
     ap.add_argument("--signal-turns", action="store_true",
                     help="send the daemon SIGUSR1 before the turn bursts and SIGUSR2 after (for a profiling wrapper)")
     add_caod_option(ap)
@@ -311,12 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         "fd_limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
         "targets": {"spawn_wall_200_ms": TARGET_SPAWN_WALL_S * 1000, "status_event_p99_200_ms": TARGET_EVENT_P99_MS,
                     "cpu_ms_per_turn": TARGET_CPU_PER_TURN_MS},
-        "routes": {name: {} for name in routes},
+        "routes": {},
     }
+    columns = [(f"{name}#{k + 1}" if args.rounds > 1 else name, exe) for k in range(args.rounds)
+               for name, exe in routes.items()]
+    results["routes"] = {column: {} for column, _ in columns}
     try:
         for n in args.sizes:
-            for name, exe in routes.items():
-                results["routes"][name][str(n)] = one_size(exe, n, args.bursts, name, args.signal_turns)
+            for column, exe in columns:
+                results["routes"][column][str(n)] = one_size(exe, n, args.bursts, column, args.signal_turns)
     except KeyboardInterrupt:
         progress("interrupted")
         return 130
