@@ -47,7 +47,7 @@ from caod.protocol import (
     SendMessageParams,
     TokenParams,
 )
-from caoctl import mcp_worktree_tools
+from caoctl import mcp_memory_tools, mcp_worktree_tools
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
 
 TOKEN_ENV = "CAO_AGENT_TOKEN"
@@ -62,6 +62,9 @@ QUICK_TIMEOUT = 60.0
 ASSIGN_TIMEOUT = 180.0
 WORKTREE_ARG = ("Run the worker in its own git worktree, on branch caod/<session>/<agent>, so parallel "
                 "workers do not edit the same files; review and take its work with diff and merge")
+PROVIDERS_ARG = ("Fan-out: start one worker per provider named here, all on the same task, each in its own "
+                 "git worktree; a name may repeat. Not with count or provider")
+COUNT_ARG = "Fan-out: start this many workers (1 to 8) on the same task, each in its own git worktree"
 
 INSTRUCTIONS = """\
 These tools connect you to caod, the orchestrator that runs you and the other
@@ -69,6 +72,8 @@ agents of your session (your team). Use them to delegate work to other agents:
 - handoff: give a task to a new worker and wait for its answer (synchronous).
 - assign: start a worker on a task and go on at once; it reports back to you
   later with send_message, and its report arrives as a message in your input.
+  With providers or count it starts several workers on the same task, each in
+  its own git worktree, to compare their answers (get_result for each).
 - send_message: write to another agent of your session by its id.
 - answer_user_prompt: answer a worker that is stuck at a permission prompt.
 - get_result: a worker's latest answer, or wait for the turn it is on.
@@ -104,7 +109,16 @@ caod starts a worker from the profile `agent_profile` in your session and
 gives it `message`; this call does not wait for the work. Use it to run tasks
 in parallel. Tell the worker in `message` to report back to you with
 send_message when it is done: its report will arrive later as a message in
-your input, so do not poll for it. Returns {agent_id, session}."""
+your input, so do not poll for it. Returns {agent_id, session, agent_ids}.
+
+To run the same task on several workers in parallel and compare their
+answers, give `providers` (one worker per entry, e.g. ["claude_code",
+"gemini_cli"]; a name may repeat) or `count` (that many workers of
+`provider`, 1 to 8), not both. Each worker then runs in its own git worktree
+(use_worktree is implied). `agent_ids` lists every worker in order
+(`agent_id` is the first); collect each one's answer with get_result and
+review its changes with diff. If one worker cannot start, none is left
+running and the call fails with the cause."""
 
 SEND_MESSAGE_DOC = """\
 Send a message to another agent of your session, by its agent id.
@@ -156,6 +170,7 @@ class HandoffOut(TypedDict):
 class AssignOut(TypedDict):
     agent_id: str
     session: str
+    agent_ids: list[str]
 
 
 class MessageOut(TypedDict):
@@ -324,12 +339,14 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         provider: Annotated[str | None, Field(description="CLI provider for the worker")] = None,
         model: Annotated[str | None, Field(description="Model for the worker")] = None,
         use_worktree: Annotated[bool, Field(description=WORKTREE_ARG)] = False,
+        providers: Annotated[list[str] | None, Field(description=PROVIDERS_ARG)] = None,
+        count: Annotated[int | None, Field(description=COUNT_ARG)] = None,
     ) -> AssignOut:
         params = AssignParams(token=link.require_token(), agent_profile=agent_profile, message=message,
                               working_directory=working_directory, provider=provider, model=model,
-                              use_worktree=use_worktree)
+                              use_worktree=use_worktree, providers=providers, count=count)
         res = await link.call("orch.assign", params, ASSIGN_TIMEOUT)
-        return AssignOut(agent_id=res.agent_id, session=res.session)
+        return AssignOut(agent_id=res.agent_id, session=res.session, agent_ids=res.agent_ids or [res.agent_id])
 
     @server.tool(description=SEND_MESSAGE_DOC, annotations=ToolAnnotations(title="Message an agent"))
     async def send_message(
@@ -356,6 +373,7 @@ def build_server(socket_path: str | Path | None = None, token: str | None = None
         return AgentsOut(agents=[_agent_out(a) for a in res.agents])
 
     mcp_worktree_tools.register(server, link)
+    mcp_memory_tools.register(server, link)
     from caoctl import mcp_result_tools  # it imports the shapes above: after this module is loaded
 
     mcp_result_tools.register(server, link)

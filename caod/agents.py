@@ -21,6 +21,7 @@ import msgspec
 
 import providers
 from caod import exited, leftovers, retention
+from caod.strays import StrayReaper
 from caod.agent import Agent
 from caod.events import EventBus
 from caod.exited import ExitedAgent
@@ -52,6 +53,7 @@ class AgentManager:
         self._forgetting: set[asyncio.Task] = set()  # exits waiting to be committed
         self._starting: dict[str, Agent] = {}  # spawns whose process is being started (off the loop)
         self._start_tasks: set[asyncio.Task] = set()
+        self._strays = StrayReaper(socket_path, LEFTOVER_GRACE_S)  # what exited agents left running
         bus.subscribe(self._on_event)
 
     def _in_memory(self, ref: str) -> Agent | None:
@@ -131,6 +133,7 @@ class AgentManager:
                 exited.save_turn(self._store, agent)
             else:
                 exited.save_exit(self._store, agent)
+                self._strays.agent_exited(agent.id)
                 task = asyncio.get_running_loop().create_task(self._forget_when_stored(agent))
                 self._forgetting.add(task)
                 task.add_done_callback(self._forgetting.discard)
@@ -267,6 +270,7 @@ class AgentManager:
             await asyncio.gather(*self._start_tasks, return_exceptions=True)
         live = [a for a in self.agents.values() if a.status.live]
         await asyncio.gather(*(a.terminate(grace) for a in live), return_exceptions=True)
+        await self._strays.drain()  # nothing an agent started outlives the daemon that ran it
 
     async def recover(self) -> list[dict[str, Any]]:
         """Mark agents a previous daemon left running (their PTYs died with it).

@@ -14,6 +14,7 @@ from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
 from caod.inbox import Inbox
+from caod.memory import Memory
 from caod.notices import Notices
 from caod.orchestrator import Orchestrator
 from caod.results import Results
@@ -41,6 +42,7 @@ class Daemon:
         self.results = Results(self.store, self.bus, self.agents, self.inbox)  # workers' results
         self.sessions = SessionManager(self)
         self.orchestrator = Orchestrator(self)
+        self.memory = Memory(self)  # notes kept across sessions, recalled by relevance
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.dispatcher = Dispatcher(HANDLERS)
@@ -66,6 +68,7 @@ class Daemon:
             to_relaunch = await self.agents.recover()
             await self.sessions.load()
             await self.inbox.load()
+            await self.notices.load()
             self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
@@ -76,6 +79,7 @@ class Daemon:
             raise
         if self.relaunch:
             await self.sessions.relaunch(to_relaunch)
+        await self.notices.relaunched()  # (or forgets what was owed by agents not started again)
         self.retention.start()
         log.info("caod ready", socket=str(self.socket_path), home=str(self.home), pid=os.getpid(),
                  activated=self._listen_sock is not None)

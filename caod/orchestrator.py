@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from caod import fanout
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.exited import ExitedAgent
 from caod.inputs import sanitize
@@ -68,7 +69,8 @@ class Orchestrator:
         return target
 
     async def _worker(self, caller: Agent, session: Session, profile_name: str, provider: str | None,
-                      model: str | None, working_dir: str | None, use_worktree: bool = False) -> Agent:
+                      model: str | None, working_dir: str | None, use_worktree: bool = False,
+                      repository: tuple[str, str] | None = None) -> Agent:
         profile = self._d.sessions.profile(profile_name)
         cwd = working_directory(working_dir, session.cwd)
 
@@ -79,7 +81,7 @@ class Orchestrator:
                 isolate_home=spec_isolated(caller), agent_id=agent_id,
             )
         if use_worktree or profile.worktree:  # its own git worktree and branch (caod.worktrees)
-            return await self._d.worktrees.start(session.name, cwd, caller.id, spawn)
+            return await self._d.worktrees.start(session.name, cwd, caller.id, spawn, repository)
         return await spawn(cwd)
 
     # ------------------------------------------------------------ tools
@@ -106,7 +108,8 @@ class Orchestrator:
         started = time.monotonic()
         waiting = False
         try:
-            turn = await run_turn(worker, p.message, p.timeout, end_on=HANDOFF_ENDS)
+            task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
+            turn = await run_turn(worker, task, p.timeout, end_on=HANDOFF_ENDS)
             waiting = turn.ended is Status.WAITING
         except (NotReady, TimeoutError):
             waited = time.monotonic() - started
@@ -139,12 +142,25 @@ class Orchestrator:
     async def assign(self, p: AssignParams) -> AssignResult:
         caller, session = self._supervisor(p.token, "assign work")
         _require_text(p.message)
-        worker = await self._worker(caller, session, p.agent_profile, p.provider, p.model, p.working_directory,
-                                    p.use_worktree)
-        self._d.results.expect(worker)
-        # Queued in the durable inbox: delivered the moment the worker is ready.
-        await self._d.inbox.post(caller.id, worker, p.message + REPORT_BACK.format(caller=caller.id))
-        return AssignResult(worker.id, session.name)
+        fan = await fanout.plan(self._d, p, session)  # several workers: checked whole before any starts
+
+        def start(provider: str | None, use_worktree: bool):
+            return self._worker(caller, session, p.agent_profile, provider, p.model, p.working_directory, use_worktree,
+                                fan.repository if fan else None)
+
+        async def give_task(worker: Agent) -> None:
+            self._d.results.expect(worker)
+            # Queued in the durable inbox: delivered the moment the worker is ready.
+            task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
+            await self._d.inbox.post(caller.id, worker, task + REPORT_BACK.format(caller=caller.id))
+
+        if fan is None:
+            workers = [await start(p.provider, p.use_worktree)]
+            await give_task(workers[0])
+        else:  # each in its own worktree, all started or none
+            workers = await fanout.start(self._d, [lambda name=name: start(name, True) for name in fan.providers],
+                                         give_task)
+        return AssignResult(workers[0].id, session.name, [w.id for w in workers])
 
     async def send_message(self, p: SendMessageParams) -> MessageInfo:
         caller, session = self._caller(p.token)

@@ -84,6 +84,39 @@ CREATE TABLE IF NOT EXISTS results (  -- each ended turn of a worker (caod.resul
     ended_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_agent ON results(agent, id);
+-- Notes kept across sessions (caod.memory); memories_fts indexes them for recall (BM25).
+CREATE TABLE IF NOT EXISTS memories (
+    id INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,  -- agent | session | project | global
+    owner TEXT NOT NULL,  -- the profile, the session, the project's folder; '' for global
+    key TEXT NOT NULL,
+    content TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',  -- space-separated
+    source TEXT,  -- the agent that stored it, or 'user'
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (scope, owner, key)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(
+    key, content, tags, content='memories', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS memories_ai AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, key, content, tags) VALUES (new.id, new.key, new.content, new.tags);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_ad AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, key, content, tags)
+        VALUES ('delete', old.id, old.key, old.content, old.tags);
+END;
+CREATE TRIGGER IF NOT EXISTS memories_au AFTER UPDATE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, key, content, tags)
+        VALUES ('delete', old.id, old.key, old.content, old.tags);
+    INSERT INTO memories_fts(rowid, key, content, tags) VALUES (new.id, new.key, new.content, new.tags);
+END;
+-- Workers that owe their parent a report (caod.notices.owed); a row goes with its exit.
+CREATE TABLE IF NOT EXISTS owed_reports (
+    worker TEXT PRIMARY KEY,
+    owes INTEGER NOT NULL,
+    turn_from TEXT  -- the sender of the message its current turn took
+);
 """
 
 # Batches committed so far, compared with the mark file at start.

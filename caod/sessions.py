@@ -113,7 +113,8 @@ class SessionManager:
                 (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
             )
             if p.task:  # queued: delivered the moment the supervisor is ready, and durable
-                await self._d.inbox.post(USER, supervisor, p.task)
+                task = await self._d.memory.briefed(supervisor, p.task, profile.memory)
+                await self._d.inbox.post(USER, supervisor, task)
         except StorageError:  # the caller is told it failed: no half-made session stays running
             await self._abandon(session, supervisor)
             raise

@@ -1,6 +1,6 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, orch, profile, provider, session, worktree
+from caod.handlers import agent, daemon, events, inbox, memory, orch, profile, provider, session, worktree
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -12,4 +12,5 @@ HANDLERS = {
     **inbox.HANDLERS,
     **provider.HANDLERS,
     **worktree.HANDLERS,
+    **memory.HANDLERS,
 }

@@ -13,6 +13,9 @@ occurrence, the moment the status event is published:
   send_message back: caod forwards its answer as drawn;
 - stalled: the worker is busy with no output for its provider's stall time (the
   `stalled` event is published for every agent; caod.notices.stall).
+- restarted: after a daemon restart the worker was started again while it owed its parent
+  a report and has no message from it left to take (the turn it was on is lost). Who owes
+  a report is kept in SQLite (caod.notices.owed), so the other notices hold across restarts.
 
 The rule with `handoff`: a handoff types its task straight in (no inbox message), and
 returns the worker's answer, error or exit itself. While a handoff call waits on a
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from caod.inbox import CAOD
 from caod.logs import log
 from caod.notices import texts
+from caod.notices.owed import OwedReports
 from caod.notices.stall import StallWatch
 from caod.protocol import Event
 from caod.reasons import screen_tail
@@ -45,8 +49,7 @@ PREFIX = texts.PREFIX
 class Notices:
     def __init__(self, daemon):
         self._d = daemon
-        self._owes: set[str] = set()  # workers with a message from their parent not yet answered
-        self._turn_from: dict[str, str] = {}  # worker -> sender of the message its current turn took
+        self.owed = OwedReports(daemon.store)  # who owes its parent a report; kept across restarts
         self._awaited: Counter[str] = Counter()  # workers a handoff call waits on
         self._expected: set[str] = set()  # agents caod stops on purpose (expect_exit)
         self._posting: set[asyncio.Task] = set()
@@ -76,6 +79,24 @@ class Notices:
         self._stopped = True
         self.stall.stop()
 
+    async def load(self) -> None:
+        await self.owed.load()
+
+    async def relaunched(self) -> None:
+        """After a daemon restart, the relaunched workers are running again. One that owed its
+        parent a report and has no message from it left to take lost the turn it was on:
+        its parent is told (a task still pending is typed again and reported as usual)."""
+        for worker_id in sorted(self.owed.owing()):
+            worker = self._d.agents.agents.get(worker_id)
+            if worker is None or not worker.status.live:
+                self.owed.forget(worker_id)  # its session ended with the daemon
+                continue
+            row = await self._d.store.fetchone(
+                "SELECT COUNT(*) FROM messages WHERE receiver = ? AND sender = ? AND status = 'pending'",
+                (worker.id, worker.parent))
+            if not row[0]:
+                self._post(worker, "restarted", texts.restarted(worker))
+
     # ------------------------------------------------------------ events
 
     def _on_event(self, event: Event) -> None:
@@ -92,12 +113,12 @@ class Notices:
         receiver = self._d.agents.agents.get(event.agent)
         if state == "queued":
             if receiver is not None and receiver.parent is not None and receiver.parent == sender:
-                self._owes.add(receiver.id)  # a task, or a follow-up, from its parent
+                self.owed.owe(receiver.id)  # a task, or a follow-up, from its parent
             worker = self._d.agents.agents.get(sender) if isinstance(sender, str) else None
             if worker is not None and worker.parent == event.agent:
-                self._owes.discard(worker.id)  # it reported back
+                self.owed.settle(worker.id)  # it reported back
         elif state == "delivered" and isinstance(sender, str):
-            self._turn_from[event.agent] = sender
+            self.owed.took_from(event.agent, sender)
 
     def _on_status(self, event: Event) -> None:
         agent = self._d.agents.agents.get(event.agent)
@@ -107,7 +128,7 @@ class Notices:
         if agent.parent is None:
             return
         new, awaited = event.new, self._awaited.get(agent.id, 0) > 0
-        owes = agent.id in self._owes
+        owes = self.owed.owes(agent.id)
         detail = event.detail
         if new is Status.WAITING and not awaited:
             self._post(agent, "waiting", texts.waiting(agent, detail.get("question") or screen_tail(agent.screen)))
@@ -117,16 +138,15 @@ class Notices:
             self._post(agent, "error", texts.error(agent, detail.get("reason") or screen_tail(agent.screen)))
         elif new is Status.EXITED and owes and not awaited and agent.id not in self._expected:
             self._post(agent, "exited", texts.exited(agent, detail.get("reason") or screen_tail(agent.screen)))
-        elif new is Status.COMPLETED and owes and not awaited and self._turn_from.get(agent.id) == agent.parent:
-            self._owes.discard(agent.id)  # caod reports for it, once
+        elif new is Status.COMPLETED and owes and not awaited and self.owed.turn_from(agent.id) == agent.parent:
+            self.owed.settle(agent.id)  # caod reports for it, once
             self._post(agent, "unreported", texts.unreported(agent, agent.last_answer()))
         self._forget(event)
 
     def _forget(self, event: Event) -> None:
         if event.new is Status.EXITED:
-            self._owes.discard(event.agent)
+            self.owed.forget(event.agent)
             self._expected.discard(event.agent)
-            self._turn_from.pop(event.agent, None)
 
     def _stalled(self, agent: "Agent", seconds: float) -> None:
         tail = screen_tail(agent.screen)

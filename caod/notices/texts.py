@@ -68,3 +68,10 @@ def stalled(worker: "Agent", seconds: float, shown: str | None) -> str:
     return (f"{prefix(worker)}it is stalled: busy with no output at all for {seconds:g} s. Its screen shows:\n"
             f"{_shown(shown)}\n"
             f'You may wait, send it a message (receiver_id="{worker.id}"), or check it with list_agents.')
+
+
+def restarted(worker: "Agent") -> str:
+    return (f"{prefix(worker)}caod was restarted and started it again (same id; its conversation "
+            "resumed where its CLI keeps one). The turn it was on for you may not have finished and "
+            "it has not reported back: check it with get_result or list_agents, or send the task again "
+            f'with send_message (receiver_id="{worker.id}").')

@@ -27,7 +27,7 @@ _ALIASES = {
     "mcpServers": "mcp_servers",
     "mcp_servers": "mcp_servers",
 }
-_KNOWN = {"name", "description", "provider", "model", "role", "tags", "worktree", *_ALIASES}
+_KNOWN = {"name", "description", "provider", "model", "role", "tags", "worktree", "memory", *_ALIASES}
 _DELIMITER = re.compile(r"[ \t]*---[ \t]*")
 
 
@@ -67,6 +67,7 @@ class Profile:
     mcp_servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     worktree: bool = False  # its workers run in their own git worktree (as handoff/assign's use_worktree)
+    memory: bool = True  # its agents get the memories relevant to their first task (caod.memory)
     extra: dict[str, Any] = field(default_factory=dict)  # unknown front-matter fields, kept as read
     source: str = USER  # "builtin" or "user"
     path: str = ""
@@ -85,6 +86,7 @@ class Profile:
             mcp_servers=self.mcp_servers,
             tags=list(self.tags),
             worktree=self.worktree,
+            memory=self.memory,
             system_prompt=self.system_prompt if with_prompt else None,
         )
 
@@ -273,6 +275,9 @@ def _build(data: dict[str, Any], body: str) -> Profile:
     worktree = data.get("worktree")
     if worktree is not None and not isinstance(worktree, bool):
         raise _bad("worktree", f"must be true or false (got {_kind(worktree)} {_show(worktree)})")
+    memory = data.get("memory", True)
+    if not isinstance(memory, bool):
+        raise _bad("memory", f"must be true or false (got {_kind(memory)} {_show(memory)})")
 
     prompt = body.strip()
     if not prompt:
@@ -288,6 +293,7 @@ def _build(data: dict[str, Any], body: str) -> Profile:
         mcp_servers=mcp_servers,
         tags=tags,
         worktree=bool(worktree),
+        memory=memory,
         extra={k: v for k, v in data.items() if k not in _KNOWN},
     )
 

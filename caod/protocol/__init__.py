@@ -15,6 +15,10 @@ from caod.protocol.agents import (
     HookParams, HookResult, KillParams, ListParams, Ok, OutputMode, OutputParams, OutputResult, ResizeParams, SendParams, SendResult,
     SpawnParams, SubscribeParams, Subscribed, WaitParams,
 )
+from caod.protocol.memory import (
+    MemoryImported, MemoryImportParams, MemoryInfo, MemoryKeyParams, MemoryList, MemoryListParams,
+    MemoryRecallParams, MemoryStoreParams,
+)
 from caod.protocol.providers import ProviderCheck, ProviderChecks, ProviderListParams
 from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, TeamList, WorkerResult
 from caod.protocol.teams import (
@@ -77,6 +81,12 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "worktree.clean": (WorktreeCleanParams, CleanResult),
     "orch.diff": (OrchDiffParams, DiffResult),
     "orch.merge": (OrchMergeParams, MergeResult),
+    "memory.store": (MemoryStoreParams, MemoryInfo),
+    "memory.recall": (MemoryRecallParams, MemoryList),
+    "memory.list": (MemoryListParams, MemoryList),
+    "memory.show": (MemoryKeyParams, MemoryInfo),
+    "memory.forget": (MemoryKeyParams, MemoryList),
+    "memory.import": (MemoryImportParams, MemoryImported),
 }
 
 encoder = msgspec.json.Encoder()
@@ -100,4 +110,6 @@ __all__ = [
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
     "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",
     "WorktreeDiffParams", "WorktreeInfo", "WorktreeList", "WorktreeListParams", "WorktreeMergeParams",
+    "MemoryImported", "MemoryImportParams", "MemoryInfo", "MemoryKeyParams", "MemoryList", "MemoryListParams",
+    "MemoryRecallParams", "MemoryStoreParams",
 ]

@@ -21,6 +21,7 @@ class ProfileInfo(Result, omit_defaults=True):
     mcp_servers: dict[str, Any] = {}
     tags: list[str] = []
     worktree: bool = False  # workers from it run in their own git worktree
+    memory: bool = True  # its agents get the memories relevant to their first task (caod.memory)
     system_prompt: str | None = None  # only from profile.get
 
 
@@ -128,6 +129,8 @@ class HandoffResult(Result):
 
 
 class AssignParams(Params):
+    """Start a worker on a task and return at once; `providers` or `count` start several (caod.fanout)."""
+
     token: str
     agent_profile: str
     message: str
@@ -135,11 +138,16 @@ class AssignParams(Params):
     provider: str | None = None
     model: str | None = None
     use_worktree: bool = False  # run the worker in its own git worktree (caod.worktrees)
+    # Fan-out, each worker in its own worktree: one worker per entry (a name may repeat),
+    # or `count` workers of `provider` (1..8). Not both.
+    providers: list[str] | None = None
+    count: int | None = None
 
 
 class AssignResult(Result):
-    agent_id: str
+    agent_id: str  # the first (or only) worker
     session: str
+    agent_ids: list[str] = []  # every worker started, in order (one per providers entry or count)
 
 
 class SendMessageParams(Params):

@@ -43,6 +43,7 @@ class ErrorCode(enum.IntEnum):
     NOT_A_REPOSITORY = -32030  # use_worktree in a folder outside a git repository
     NO_SUCH_WORKTREE = -32031
     GIT_FAILED = -32032  # git refused (its own message follows)
+    NO_SUCH_MEMORY = -32040
 
 
 # ---------------------------------------------------------------- envelopes

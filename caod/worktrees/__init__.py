@@ -2,11 +2,13 @@
 merged into the session's branch, cleaned up once its work is merged or empty.
 
 The face the rest of caod uses is `Worktrees` (daemon.worktrees): `start` (the
-orchestrator, for use_worktree workers), `list`, `diff`, `merge`, `clean` (the
-worktree.* handlers) and `check_supervisor` (orch.diff / orch.merge). A
-worktree lives in <home>/worktrees/<session>/<agent> on branch
+orchestrator, for use_worktree workers), `repository` and `discard` (caod.fanout:
+its check before any worker starts, its undo of those started), `list`, `diff`,
+`merge`, `clean` (the worktree.* handlers) and `check_supervisor` (orch.diff /
+orch.merge). A worktree lives in <home>/worktrees/<session>/<agent> on branch
 caod/<session>/<agent>, made from the repository's HEAD. Nothing but `clean`
-removes one: a shutdown, a restart or the agent's exit keep its work.
+(or `discard`, for a worker undone as it starts) removes one: a shutdown, a
+restart or the agent's exit keep its work.
 """
 
 from __future__ import annotations
@@ -58,25 +60,26 @@ class Worktrees:
 
     # ------------------------------------------------------------ creating
 
-    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], Awaitable["Agent"]]) -> "Agent":
+    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], Awaitable["Agent"]],
+                    repository: tuple[str, str] | None = None) -> "Agent":
         """A worker running in a new worktree of the repository holding `cwd`; `spawn(folder, agent_id)`
-        starts it. The worktree is recorded before the worker starts and removed if it cannot start."""
-        try:
-            top, base = await repo.top_level(cwd)
-        except repo.NotARepository as e:
-            raise RpcError(ErrorCode.NOT_A_REPOSITORY, str(e)) from None
+        starts it. The worktree is recorded before the worker starts and removed if it cannot start.
+        `repository`: what `repository(cwd)` said already (a fan-out's workers share one base)."""
+        top, base = repository or await self.repository(cwd)
         agent_id = self._d.agents.new_id()
         folder = Path(os.path.realpath(self._d.home)) / "worktrees" / session
         paths.make_private_dirs(folder)
         row = Row(agent_id, session, parent, top, str(folder / agent_id), f"caod/{session}/{agent_id}", base,
                   time.time(), None)
-        async with self._lock:
+        async with self._lock:  # registering reads the other worktrees' admin folders: one at a time
             try:
                 await repo.add(top, row.path, row.branch, base)
             except GitFailed as e:
                 raise _git_error(e) from None
+        try:
             os.chmod(row.path, 0o700)  # git made it at our asking: only its user reads the work
-            try:
+            await repo.check_out(row.path)  # outside the lock: a fan-out's worktrees fill side by side
+            async with self._lock:  # stored and started at once: a clean never sees it without its agent
                 await self._d.store.commit(f"INSERT INTO worktrees ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                                            (row.agent, row.session, row.parent, row.repo, row.path, row.branch,
                                             row.base, row.created_at, None))
@@ -85,10 +88,32 @@ class Worktrees:
                 inside = Path(row.path, os.path.relpath(cwd, top))
                 paths.make_private_dirs(inside)
                 return await spawn(str(inside), agent_id)
-            except BaseException:
+        except BaseException:
+            async with self._lock:
                 await repo.remove(top, row.path, row.branch)
-                self._d.store.write("DELETE FROM worktrees WHERE agent=?", (agent_id,))
-                raise
+            self._d.store.write("DELETE FROM worktrees WHERE agent=?", (agent_id,))
+            raise
+
+    async def repository(self, cwd: str) -> tuple[str, str]:
+        """(top folder, HEAD's commit) of the repository holding `cwd`; NOT_A_REPOSITORY if there is none."""
+        try:
+            return await repo.top_level(cwd)
+        except repo.NotARepository as e:
+            raise RpcError(ErrorCode.NOT_A_REPOSITORY, str(e)) from None
+
+    async def discard(self, agent_id: str) -> None:
+        """Remove a worker's worktree, branch and record, work and all: for a worker that is undone
+        as soon as it started (a fan-out that could not start all its workers). Its agent has exited."""
+        rows = await self._d.store.fetchall(f"SELECT {COLUMNS} FROM worktrees WHERE agent=?", (agent_id,))
+        if not rows:
+            return
+        row = Row(*rows[0])
+        async with self._lock:
+            try:
+                await repo.remove(row.repo, row.path, row.branch)
+            except GitFailed as e:
+                raise _git_error(e) from None
+            await self._d.store.commit("DELETE FROM worktrees WHERE agent=?", (agent_id,))
 
     # ------------------------------------------------------------ reading
 

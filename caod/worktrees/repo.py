@@ -43,7 +43,18 @@ async def top_level(folder: str) -> tuple[str, str]:
 
 
 async def add(repo: str, path: str, branch: str, base: str) -> None:
-    await git.run(repo, "worktree", "add", "--quiet", "-b", branch, path, base)
+    """Register a worktree on a new branch, its files not yet checked out (see `check_out`).
+
+    Registering reads the admin folders of the repository's other worktrees, and fails on
+    one another `add` is still making (seen, two side by side: "failed to read
+    .git/worktrees/<id>/commondir"): the caller makes them one at a time."""
+    await git.run(repo, "worktree", "add", "--quiet", "--no-checkout", "-b", branch, path, base)
+
+
+async def check_out(path: str) -> None:
+    """Write a registered worktree's index and files from its branch: the slow part on a big
+    repository, and safe beside other worktrees' (each has its own folder and index)."""
+    await git.run(path, "reset", "--quiet", "--hard")
 
 
 async def remove(repo: str, path: str, branch: str, delete_branch: bool = True) -> None:

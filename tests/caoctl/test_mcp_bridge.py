@@ -27,7 +27,7 @@ from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge",
-         "get_result", "end_worker"}
+         "get_result", "end_worker", "memory_store", "memory_recall", "memory_forget"}
 
 
 def bridge_env(**extra: str) -> dict[str, str]:
@@ -158,6 +158,8 @@ def test_lists_tools_and_refuses_calls_without_a_token(tmp_path):
             assert set(handoff.input_schema["properties"]) == {
                 "agent_profile", "message", "timeout", "working_directory", "provider", "model", "use_worktree"}
             assert by_name["assign"].input_schema["properties"]["use_worktree"]["default"] is False
+            assert {"providers", "count"} <= set(by_name["assign"].input_schema["properties"])  # fan-out
+            assert "agent_ids" in by_name["assign"].description and "get_result" in by_name["assign"].description
             assert set(by_name["merge"].input_schema["required"]) == {"agent_id"}
             assert set(by_name["diff"].input_schema["required"]) == {"agent_id"}
             assert "wait" in handoff.description and "synchronous" in handoff.description
@@ -244,7 +246,8 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
 
     fake = fake_caod({
         "orch.handoff": handoff,
-        "orch.assign": lambda p: {"agent_id": "w9", "session": "s1"},
+        "orch.assign": lambda p: ({"agent_id": "w9", "session": "s1"} if "count" not in p else
+                                  {"agent_id": "w9", "session": "s1", "agent_ids": ["w9", "w10"]}),
         "orch.send_message": lambda p: {"id": 7, "sender": "sup1", "receiver": p["receiver_id"],
                                         "status": "pending", "created_at": 1.0},
         "orch.answer_user_prompt": lambda p: dict(AGENT, status="processing"),
@@ -274,7 +277,9 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
             result = await client.call_tool("assign", {"agent_profile": "reviewer", "message": "review",
                                                        "working_directory": "/tmp", "provider": "codex",
                                                        "model": "m2"})
-            assert result.structured_content == {"agent_id": "w9", "session": "s1"}
+            assert result.structured_content == {"agent_id": "w9", "session": "s1", "agent_ids": ["w9"]}
+            result = await client.call_tool("assign", {"agent_profile": "reviewer", "message": "compare", "count": 2})
+            assert result.structured_content == {"agent_id": "w9", "session": "s1", "agent_ids": ["w9", "w10"]}
             result = await client.call_tool("send_message", {"receiver_id": "w9", "message": "hi"})
             assert result.structured_content == {"message_id": 7, "status": "pending"}
             result = await client.call_tool("answer_user_prompt", {"agent_id": "w1a2b3c4", "answer": "1"})
@@ -294,7 +299,9 @@ def test_every_tool_maps_to_its_orch_method(fake_caod):
     assert len(progress) >= 2, progress
     assert all(total == 30 for _, total, _ in progress)
     assert all(msg.startswith("waiting for the worker (") for _, _, msg in progress)
-    by_method = {r["method"]: r["params"] for r in fake.requests}
+    assert [r["params"] for r in fake.requests if r["params"].get("count")] == [
+        {"token": "sekrit", "agent_profile": "reviewer", "message": "compare", "count": 2}]
+    by_method = {r["method"]: r["params"] for r in fake.requests if not r["params"].get("count")}
     assert by_method["orch.handoff"] == {"token": "sekrit", "agent_profile": "developer", "message": "fix it",
                                          "timeout": 30.0, "provider": "codex", "model": "m1"}
     assert by_method["orch.assign"] == {"token": "sekrit", "agent_profile": "reviewer", "message": "review",

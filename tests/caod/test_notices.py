@@ -212,6 +212,28 @@ def test_no_notice_about_workers_stopped_with_their_session(team, wait_status, w
     assert notices(c, sup) == []
 
 
+def test_who_owes_a_report_outlives_a_daemon_restart(team, daemon_factory, wait_status, wait_for):
+    """kill -9 of the daemon mid-task: the relaunched worker lost its turn (its parent is told
+    so, once), and it still owes a report, so its later exit is news to its parent."""
+    c = team.client()
+    sup = launch(c, wait_status)
+    worker = assign(c, sup, "hang for a while")
+    wait_status(c, worker, "processing", timeout=20)
+    team.kill()
+    again = daemon_factory.same(team, start=False)
+    again.env.update({k: team.env[k] for k in ("CAO_SCRIPTED_RULES", "CAOD_STALL_AFTER")})
+    c = again.start().client()
+    restarted = one_notice(c, sup, worker, wait_for, "restarted")
+    assert "caod was restarted and started it again" in restarted.body
+    info = wait_status(c, worker, "idle", timeout=30)  # relaunched, its turn gone
+    os.kill(info.pid, signal.SIGKILL)
+    head = PREFIX.format(id=worker, profile="developer")
+    wait_for(lambda: len([m for m in notices(c, sup) if m.body.startswith(head)]) == 2, "the exit notice")
+    time.sleep(1.0)  # a copy would be stored within 1 s
+    bodies = [m.body for m in notices(c, sup) if m.body.startswith(head)]
+    assert len(bodies) == 2 and "it exited (signal 9) before it reported back to you" in bodies[1], bodies
+
+
 def caoctl(team, *args):
     r = subprocess.run([sys.executable, "-m", "caoctl", *args], env=team.env, capture_output=True, text=True,
                        timeout=60)

@@ -226,7 +226,8 @@ def test_builtins_parse_and_fit_their_roles():
         assert os.path.isfile(p.path)
         assert 15 <= len(p.system_prompt.splitlines()) <= 45, p.name
     sup = found["code_supervisor"].system_prompt
-    for word in ("handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "developer", "reviewer"):
+    for word in ("handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "get_result", "end_worker",
+                 "diff", "merge", "use_worktree", "[caod notice about worker", "developer", "reviewer"):
         assert word in sup, word
     assert "send_message" in found["developer"].system_prompt and "receiver_id" in found["developer"].system_prompt
     assert "severity" in found["reviewer"].system_prompt and "file:line" in found["reviewer"].system_prompt
