@@ -102,8 +102,8 @@ class Agent:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        self._child = PtyChild(
+    async def start(self) -> None:
+        self._child = await PtyChild.launch(
             self.command, self.cwd, self.env, self.rows, self.cols, self._on_output, self._on_exit
         )
         self.pid = self._child.pid

@@ -51,6 +51,8 @@ class AgentManager:
         self.agents: dict[str, Agent] = {}  # running, or exited and not yet committed
         self._by_token: dict[str, Agent] = {}
         self._forgetting: set[asyncio.Task] = set()  # exits waiting to be committed
+        self._starting: dict[str, Agent] = {}  # spawns whose process is being started (off the loop)
+        self._start_tasks: set[asyncio.Task] = set()
         self._strays = StrayReaper(socket_path, LEFTOVER_GRACE_S)  # what exited agents left running
         bus.subscribe(self._on_event)
 
@@ -159,14 +161,42 @@ class AgentManager:
     def new_id(self) -> str:
         """An id no agent has (exited agents are not in memory; their folders stay until `gc`)."""
         agent_id = secrets.token_hex(4)
-        while agent_id in self.agents or (self._home / "agents" / agent_id).exists():
+        while agent_id in self.agents or agent_id in self._starting or (self._home / "agents" / agent_id).exists():
             agent_id = secrets.token_hex(4)
         return agent_id
 
-    def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None,
-              session_id: str | None = None, history: bool = False) -> Agent:
+    async def spawn(self, p: SpawnParams, launch: Launch | None = None, agent_id: str | None = None,
+                    session_id: str | None = None, history: bool = False) -> Agent:
         """Start an agent. `session_id` resumes that CLI conversation (after a restart);
-        `history`: it had turns, which the resumed CLI draws."""
+        `history`: it had turns, which the resumed CLI draws.
+
+        The fork and exec run off the loop (PtyChild.launch), so spawns overlap. A spawn
+        goes on to the end once begun, even if its caller goes: the agent is then running
+        and listed, or it failed and left nothing behind."""
+        agent, fresh = self._new_agent(p, launch, agent_id, session_id, history)
+        self._starting[agent.id] = agent
+        task = asyncio.ensure_future(self._start(agent, fresh))
+        self._start_tasks.add(task)
+        task.add_done_callback(self._start_tasks.discard)
+        return await asyncio.shield(task)
+
+    async def _start(self, agent: Agent, fresh: bool) -> Agent:
+        try:
+            await agent.start()
+        except (OSError, ValueError) as e:
+            agent.transcript.close()
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent.id))
+            raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {agent.provider.name}: {e}") from None
+        finally:
+            del self._starting[agent.id]
+        self.agents[agent.id] = agent
+        self._by_token[agent.token_hash] = agent
+        return agent
+
+    def _new_agent(self, p: SpawnParams, launch: Launch | None, agent_id: str | None, session_id: str | None,
+                   history: bool) -> tuple[Agent, bool]:
+        """The checks and files of a spawn, and its Agent not started yet; (agent, fresh)."""
         try:
             provider = providers.get(p.provider)
         except (providers.UnknownProvider, providers.BadProvider) as e:
@@ -176,7 +206,7 @@ class AgentManager:
             raise RpcError(ErrorCode.INVALID_PARAMS, f"size must be within 1..{MAX_ROWS} rows, 1..{MAX_COLS} cols")
         if p.name is not None:
             check_name("agent", p.name)
-            if any(a.name == p.name and a.status.live for a in self.agents.values()):
+            if any(a.name == p.name and a.status.live for a in [*self.agents.values(), *self._starting.values()]):
                 raise RpcError(ErrorCode.NAME_TAKEN, f"a live agent is already named {p.name!r}")
         for key in p.env:
             if not key or "=" in key or "\0" in key:
@@ -199,6 +229,8 @@ class AgentManager:
         command = [*provider.spec.command, *prepared.args, *p.args]
         if find_command(command[0], prepared.env.get("PATH", os.defpath)) is None:
             message = not_found(command[0], prepared.env.get("PATH", os.defpath), path_given="PATH" in p.env)
+            if fresh:
+                retention.remove_paths(retention.agent_files(self._home, agent_id))
             raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {message}")
         agent = Agent(
             agent_id=agent_id,
@@ -228,21 +260,14 @@ class AgentManager:
         )
         agent.token_hash = hash_token(token)
         agent.detector.expect_history = bool(history and session_id and provider.spec.resume_args)
-        try:
-            agent.start()
-        except (OSError, ValueError) as e:
-            agent.transcript.close()
-            if fresh:
-                retention.remove_paths(retention.agent_files(self._home, agent_id))
-            raise RpcError(ErrorCode.SPAWN_FAILED, f"cannot start {provider.name}: {e}") from None
-        self.agents[agent_id] = agent
-        self._by_token[agent.token_hash] = agent
-        return agent
+        return agent, fresh
 
     def in_session(self, session: str) -> list[Agent]:
         return [a for a in self.agents.values() if a.session == session]
 
     async def stop_all(self, grace: float) -> None:
+        if self._start_tasks:  # spawns under way: their agents are stopped with the others
+            await asyncio.gather(*self._start_tasks, return_exceptions=True)
         live = [a for a in self.agents.values() if a.status.live]
         await asyncio.gather(*(a.terminate(grace) for a in live), return_exceptions=True)
         await self._strays.drain()  # nothing an agent started outlives the daemon that ran it

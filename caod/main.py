@@ -12,7 +12,7 @@ import stat
 import sys
 from pathlib import Path
 
-from caod import __version__, logs, paths, systemd
+from caod import __version__, fdlimit, logs, paths, systemd
 from caod.durations import retention_limit, stall_limit
 
 
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"caod: {e}", file=sys.stderr)
         return 1
     logs.configure(home / "caod.log", args.log_level)
+    fdlimit.raise_soft_limit()  # room for hundreds of agents (see caod.fdlimit)
     from caod.daemon import Daemon  # after logging is configured
     from caod.store import StorageError
 

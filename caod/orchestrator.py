@@ -74,15 +74,15 @@ class Orchestrator:
         profile = self._d.sessions.profile(profile_name)
         cwd = working_directory(working_dir, session.cwd)
 
-        def spawn(folder: str, agent_id: str | None = None) -> Agent:
-            return self._d.sessions.spawn_from_profile(
+        async def spawn(folder: str, agent_id: str | None = None) -> Agent:
+            return await self._d.sessions.spawn_from_profile(
                 profile, session, provider=provider or profile.provider or caller.provider.name, model=model,
                 yolo=spec_yolo(caller), cwd=folder, parent=caller.id, rows=caller.rows, cols=caller.cols,
                 isolate_home=spec_isolated(caller), agent_id=agent_id,
             )
         if use_worktree or profile.worktree:  # its own git worktree and branch (caod.worktrees)
             return await self._d.worktrees.start(session.name, cwd, caller.id, spawn, repository)
-        return spawn(cwd)
+        return await spawn(cwd)
 
     # ------------------------------------------------------------ tools
 

@@ -4,6 +4,11 @@ Output: the PTY master is non-blocking and registered with `loop.add_reader`,
 so there is no thread and no polling loop per agent. Exit: a pidfd (Linux)
 becomes readable when the child dies; where pidfds are missing, the PTY's EOF
 triggers a reap in a worker thread.
+
+Start: ptyprocess forks, then blocks until the child has exec'd (it reads the
+exec-error pipe), tens of milliseconds on a busy machine. `PtyChild.launch` runs
+that in a spawner thread so many spawns overlap and the loop keeps serving the
+agents already running; the child is attached to the loop once it runs.
 """
 
 from __future__ import annotations
@@ -13,12 +18,44 @@ import errno
 import os
 import signal
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import ptyprocess
 
+from caod import fdlimit
+
 # Bounded so one flooding agent yields the loop to the others between reads.
 READ_SIZE = 32768
+# Spawns that wait for their child's exec at once. The fork itself holds the GIL; the wait
+# does not, and it is most of a spawn's time when many CLIs start together.
+SPAWN_THREADS = 8
+_spawner: ThreadPoolExecutor | None = None
+
+
+def _start_process(argv: list[str], cwd: str, env: dict[str, str], rows: int, cols: int) -> ptyprocess.PtyProcess:
+    """Fork and exec `argv` in a new PTY (blocking: in a spawner thread, or at start-up).
+    The child closes every inherited fd but its PTY before exec (ptyprocess), so PTYs and
+    files other threads open meanwhile never leak into it."""
+    # ptyprocess resolves argv[0] against our PATH; resolve it against the
+    # agent's PATH instead so --env PATH=... works as people expect.
+    path = env.get("PATH", os.defpath)
+    exe = argv[0] if os.sep in argv[0] else (_which(argv[0], path) or argv[0])
+    return ptyprocess.PtyProcess.spawn([exe, *argv[1:]], cwd=cwd, env=env, dimensions=(rows, cols),
+                                       preexec_fn=fdlimit.restore_in_child)
+
+
+def _end_orphan(fut: "asyncio.Future[ptyprocess.PtyProcess]") -> None:
+    """A child whose spawn call was cancelled: nobody will read or reap it."""
+    if fut.cancelled() or fut.exception() is not None:
+        return
+    proc = fut.result()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if _spawner is not None:
+        _spawner.submit(proc.close, True)  # closes its PTY and reaps it; it sleeps, so not on the loop
 
 
 class PtyChild:
@@ -31,15 +68,13 @@ class PtyChild:
         cols: int,
         on_output: Callable[[bytes], None],
         on_exit: Callable[[int | None, int | None], None],
+        process: ptyprocess.PtyProcess | None = None,
     ):
+        """Start `argv` now (blocking the loop), or attach `process` that `launch` started."""
         self._loop = asyncio.get_running_loop()
         self._on_output = on_output
         self._on_exit = on_exit
-        # ptyprocess resolves argv[0] against our PATH; resolve it against the
-        # agent's PATH instead so --env PATH=... works as people expect.
-        path = env.get("PATH", os.defpath)
-        exe = argv[0] if os.sep in argv[0] else (_which(argv[0], path) or argv[0])
-        self._proc = ptyprocess.PtyProcess.spawn([exe, *argv[1:]], cwd=cwd, env=env, dimensions=(rows, cols))
+        self._proc = process if process is not None else _start_process(argv, cwd, env, rows, cols)
         self.pid: int = self._proc.pid
         self.fd: int = self._proc.fd
         self.exit_code: int | None = None
@@ -64,6 +99,23 @@ class PtyChild:
         self._queued = 0
         self._written = 0
         self._waiting_for_room = False
+
+    @classmethod
+    async def launch(cls, argv: list[str], cwd: str, env: dict[str, str], rows: int, cols: int,
+                     on_output: Callable[[bytes], None],
+                     on_exit: Callable[[int | None, int | None], None]) -> "PtyChild":
+        """Start `argv` in a spawner thread, then attach it to the loop. OSError if it cannot start."""
+        global _spawner
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(SPAWN_THREADS, thread_name_prefix="caod-spawn")
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(_spawner, _start_process, argv, cwd, env, rows, cols)
+        try:
+            process = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            fut.add_done_callback(_end_orphan)
+            raise
+        return cls(argv, cwd, env, rows, cols, on_output, on_exit, process)
 
     # ------------------------------------------------------------ output
 

@@ -12,6 +12,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import msgspec
@@ -34,6 +35,7 @@ MAX_IN_FLIGHT = 256
 # it the connection is dropped. Checked before each write, so one large reply
 # still goes to a client that reads.
 OUTPUT_LIMIT = 8 << 20
+EVENT_BATCH_S = 0.002
 # How long a closing connection may take to hand its queued output to the client.
 FLUSH_TIMEOUT_S = 2.0
 # How long a refused peer has to send its request and read the refusal.
@@ -65,6 +67,8 @@ class Connection:
         self._waiting: set[asyncio.Task] = set()  # tasks inside a WAITING_METHODS call
         self._room = asyncio.Event()  # set when a call ends or the connection goes
         self._subscriptions: list[int] = []
+        self._events: list[bytes] = []  # event lines not yet written (see push_event)
+        self._events_since = 0.0
 
     @property
     def calls(self) -> int:
@@ -77,6 +81,11 @@ class Connection:
         self._write(encode_line(msg))
 
     def _write(self, data: bytes) -> None:
+        if self._events:  # events published before this reply go out before it
+            self._flush_events()
+        self._put(data)
+
+    def _put(self, data: bytes) -> None:
         if self.writer.is_closing():
             return
         queued = self.writer.transport.get_write_buffer_size()
@@ -89,11 +98,27 @@ class Connection:
     def drop(self) -> None:
         """Close at once, discarding queued output (close() would first wait for a
         client that may never read it)."""
+        self._events.clear()
         self.writer.transport.abort()
         self._room.set()
 
     def push_event(self, event: Event) -> None:
-        self.send(Notification(EVENT_NOTIFICATION, event))
+        """Events of one loop pass go out in one write: when many agents change at once
+        (a burst of turns ending), one send per event was a syscall each. An event waits
+        at most EVENT_BATCH_S behind others of the same pass."""
+        now = time.monotonic()
+        if not self._events:
+            self._events_since = now
+            asyncio.get_running_loop().call_soon(self._flush_events)
+        self._events.append(encode_line(Notification(EVENT_NOTIFICATION, event)))
+        if now - self._events_since >= EVENT_BATCH_S:
+            self._flush_events()
+
+    def _flush_events(self) -> None:
+        if self._events:
+            data = b"".join(self._events)
+            self._events.clear()
+            self._put(data)
 
     def subscribe(self, agent: str | None, replay: int) -> None:
         self._subscriptions.append(self.daemon.bus.subscribe(self.push_event, agent, replay))
@@ -265,6 +290,7 @@ class Connection:
             self.daemon.bus.unsubscribe(token)
         for task in list(self._waiting):
             task.cancel()
+        self._flush_events()
         self.writer.close()  # sends what is queued first: a client that reads gets it all
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT_S):

@@ -47,6 +47,7 @@ class SessionManager:
         self._d = daemon
         self.profiles = ProfileStore(daemon.home)
         self.sessions: dict[str, Session] = {}
+        self._launching: set[str] = set()  # names of sessions whose supervisor is starting
 
     async def load(self) -> None:
         rows = await self._d.store.fetchall("SELECT name, cwd, created_at, ended_at, supervisor, env FROM sessions")
@@ -73,7 +74,7 @@ class SessionManager:
 
     # ------------------------------------------------------------ launching
 
-    def spawn_from_profile(self, profile: Profile, session: Session, *, provider: str | None, model: str | None,
+    async def spawn_from_profile(self, profile: Profile, session: Session, *, provider: str | None, model: str | None,
                            yolo: bool, cwd: str, parent: str | None, rows: int = 40, cols: int = 120,
                            isolate_home: bool = False, agent_id: str | None = None) -> "Agent":
         chosen = provider or profile.provider
@@ -83,7 +84,7 @@ class SessionManager:
         params = SpawnParams(provider=chosen, cwd=cwd, rows=rows, cols=cols, env=dict(session.env),
                              isolate_home=isolate_home)
         launch = Launch(session=session.name, profile=profile, role=profile.role, parent=parent, model=model, yolo=yolo)
-        return self._d.agents.spawn(params, launch, agent_id=agent_id)
+        return await self._d.agents.spawn(params, launch, agent_id=agent_id)
 
     async def launch(self, p: LaunchParams) -> LaunchResult:
         profile = self.profile(p.profile)
@@ -92,15 +93,19 @@ class SessionManager:
         if not SESSION_NAME.fullmatch(name):  # match's $ lets a newline end it
             raise RpcError(ErrorCode.INVALID_PARAMS, f"bad session name {name!r}: use letters, digits, '_', '-', '.'")
         existing = self.sessions.get(name)
-        if existing is not None and existing.active:
+        if (existing is not None and existing.active) or name in self._launching:
             raise RpcError(ErrorCode.NAME_TAKEN, f"a session named {name!r} is already running")
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
         session = Session(name, cwd, time.time(), env=dict(p.env))
-        supervisor = self.spawn_from_profile(profile, session, provider=p.provider, model=p.model, yolo=p.yolo,
-                                             cwd=cwd, parent=None, rows=p.rows, cols=p.cols,
-                                             isolate_home=p.isolate_home)
+        self._launching.add(name)  # the supervisor starts off the loop: the name is taken meanwhile
+        try:
+            supervisor = await self.spawn_from_profile(profile, session, provider=p.provider, model=p.model,
+                                                       yolo=p.yolo, cwd=cwd, parent=None, rows=p.rows, cols=p.cols,
+                                                       isolate_home=p.isolate_home)
+        finally:
+            self._launching.discard(name)
         session.supervisor = supervisor.id
         self.sessions[name] = session
         try:
@@ -134,8 +139,8 @@ class SessionManager:
                 spawn = SpawnParams(**item["spawn"])
                 launch = Launch(session=session.name, profile=profile, role=item.get("role"),
                                 parent=item.get("parent"), model=item.get("model"), yolo=bool(item.get("yolo")))
-                self._d.agents.spawn(spawn, launch, agent_id=item["id"], session_id=item.get("session_id"),
-                                     history=bool(item.get("had_turns")))
+                await self._d.agents.spawn(spawn, launch, agent_id=item["id"], session_id=item.get("session_id"),
+                                           history=bool(item.get("had_turns")))
             except (RpcError, TypeError, ValueError) as e:
                 log.error("could not relaunch agent", agent=item["id"], error=str(e))
 

@@ -21,13 +21,14 @@ can tell when the end of the WAL was lost.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from caod import dbfile, schema
-from caod.database import Database
+from caod.database import Database, in_thread
 from caod.dbfile import CorruptDatabase, Mark, StorageError
 from caod.logs import log
 from caod.protocol import ErrorCode
@@ -46,6 +47,22 @@ class _Item:
     params: tuple = ()
     waiter: asyncio.Future | None = None
     must_commit: bool = False  # commit()/sync(): fail the waiter rather than keep the write
+
+
+def _run_batch(conn: sqlite3.Connection, writes: list[_Item], count: int, bad: dict[int, Exception]) -> Any:
+    """One batch as one transaction, in the database's thread; returns the newest message id.
+    A statement that fails by itself goes into `bad`; a storage failure ends the batch."""
+    for item in writes:
+        try:
+            conn.execute(item.sql, item.params)
+        except Exception as e:
+            if dbfile.is_storage_failure(e):
+                raise
+            bad[id(item)] = e
+    conn.execute(COUNT_COMMIT, (count,))
+    newest = conn.execute(NEWEST_MESSAGE).fetchall()[0][0]
+    conn.commit()
+    return newest
 
 
 class Store:
@@ -167,16 +184,7 @@ class Store:
         bad: dict[int, Exception] = {}  # statements that fail by themselves: dropped, not retried
         try:
             db = await self._db.checked()
-            for item in writes:
-                try:
-                    await db.execute(item.sql, item.params)
-                except Exception as e:
-                    if dbfile.is_storage_failure(e):
-                        raise
-                    bad[id(item)] = e
-            await db.execute(COUNT_COMMIT, (self._commits + 1,))
-            newest = (await db.execute_fetchall(NEWEST_MESSAGE))[0][0]
-            await db.commit()
+            newest = await in_thread(db, _run_batch, writes, self._commits + 1, bad)
         except Exception as e:
             await self._db.rollback()
             self._failed(batch, e, bad)

@@ -40,7 +40,7 @@ def check_timeout(value: float) -> float:
 
 
 async def spawn(ctx: Context, p: SpawnParams) -> AgentInfo:
-    return ctx.daemon.agents.spawn(p).info()
+    return (await ctx.daemon.agents.spawn(p)).info()
 
 
 async def list_agents(ctx: Context, p: ListParams) -> AgentList:

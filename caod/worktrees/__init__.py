@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from caod import paths
 from caod.exited import ExitedAgent
@@ -60,7 +60,7 @@ class Worktrees:
 
     # ------------------------------------------------------------ creating
 
-    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], "Agent"],
+    async def start(self, session: str, cwd: str, parent: str, spawn: Callable[[str, str], Awaitable["Agent"]],
                     repository: tuple[str, str] | None = None) -> "Agent":
         """A worker running in a new worktree of the repository holding `cwd`; `spawn(folder, agent_id)`
         starts it. The worktree is recorded before the worker starts and removed if it cannot start.
@@ -87,7 +87,7 @@ class Worktrees:
                 # no empty or untracked folder: made if missing).
                 inside = Path(row.path, os.path.relpath(cwd, top))
                 paths.make_private_dirs(inside)
-                return spawn(str(inside), agent_id)
+                return await spawn(str(inside), agent_id)
         except BaseException:
             async with self._lock:
                 await repo.remove(top, row.path, row.branch)
