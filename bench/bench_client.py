@@ -64,10 +64,11 @@ AFTER_INIT = (json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized
               + json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n").encode()
 
 
-def summary(samples_s: list[float]) -> dict[str, Any]:
+def summary(samples_s: list[float], digits: int = 1) -> dict[str, Any]:
     ms = [x * 1000.0 for x in samples_s]
-    return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), 1), "p90_ms": round(percentile(ms, 0.9), 1),
-            "min_ms": round(min(ms), 1), "max_ms": round(max(ms), 1)}
+    return {"n": len(ms), "p50_ms": round(percentile(ms, 0.5), digits),
+            "p90_ms": round(percentile(ms, 0.9), digits), "min_ms": round(min(ms), digits),
+            "max_ms": round(max(ms), digits)}
 
 
 def run_wall(argv: list[str], env: dict[str, str]) -> float:
@@ -169,7 +170,7 @@ def connection_cost(daemon: BenchDaemon, rounds: int) -> dict[str, Any]:
         c.close()
         connect.append(t1 - t0)
         call.append(t2 - t1)
-    return {"connect": summary(connect), "agent_list_call": summary(call)}
+    return {"connect": summary(connect, 3), "agent_list_call": summary(call, 3)}
 
 
 def spawn_idle_agents(daemon: BenchDaemon, count: int) -> None:
@@ -198,10 +199,10 @@ def render_table(res: dict[str, Any]) -> str:
             rows.append((f"   {name}", f"{s['p50_ms']:.1f} ms", f"{s['p90_ms']:.1f} ms",
                          f"<= {limit:g} ms" if limit else "", verdict(s["p50_ms"], limit) if limit else ""))
     c = res["connection"]
-    rows.append(("5. in-process: connect to the socket", f"{c['connect']['p50_ms']:.2f} ms",
-                 f"{c['connect']['p90_ms']:.2f} ms", "", ""))
-    rows.append(("   one agent.list call", f"{c['agent_list_call']['p50_ms']:.2f} ms",
-                 f"{c['agent_list_call']['p90_ms']:.2f} ms", "", ""))
+    rows.append(("5. in-process: connect to the socket", f"{c['connect']['p50_ms']:.3f} ms",
+                 f"{c['connect']['p90_ms']:.3f} ms", "", ""))
+    rows.append(("   one agent.list call", f"{c['agent_list_call']['p50_ms']:.3f} ms",
+                 f"{c['agent_list_call']['p90_ms']:.3f} ms", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
