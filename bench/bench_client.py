@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -71,19 +72,27 @@ def summary(samples_s: list[float], digits: int = 1) -> dict[str, Any]:
             "max_ms": round(max(ms), digits)}
 
 
-def run_wall(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds from fork to exit; the command must succeed."""
+def children_cpu() -> float:
+    """user + system seconds of every child waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wall(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds from fork to exit, the process's CPU seconds); the command must succeed."""
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"{argv} failed ({r.returncode}): {r.stderr.decode(errors='replace')[-500:]}")
-    return wall
+    return wall, children_cpu() - cpu0
 
 
-def mcp_first_list(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds from fork to the first tools/list answer, talking as a CLI does:
-    initialize, wait for its answer, then initialized and tools/list."""
+def mcp_first_list(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds from fork to the first tools/list answer, the bridge's CPU seconds to its
+    exit), talking as a CLI does: initialize, wait for its answer, then initialized and tools/list."""
+    cpu0 = children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -97,11 +106,11 @@ def mcp_first_list(argv: list[str], env: dict[str, str]) -> float:
         wall = time.perf_counter() - t0
         if answer.get("id") != 2 or len(answer["result"]["tools"]) < 5:
             raise RuntimeError(f"odd tools/list answer: {str(answer)[:300]}")
-        return wall
     finally:
         proc.stdin.close()
         proc.wait(timeout=15)
         proc.stdout.close()
+    return wall, children_cpu() - cpu0
 
 
 def extract_old(rev: str, root: Path) -> Path:
@@ -147,6 +156,7 @@ def check_old_is_used(old: Path) -> None:
 
 def measure(figs: dict[str, dict[str, tuple]], rounds: int) -> dict[str, dict[str, dict]]:
     samples = {f: {name: [] for name in rs} for f, rs in figs.items()}
+    cpu = {f: {name: [] for name in rs} for f, rs in figs.items()}
     for kind, argv, env in (r for rs in figs.values() for r in rs.values()):  # warm the page cache once
         (mcp_first_list if kind == "mcp" else run_wall)(argv, env)
     for i in range(rounds):
@@ -154,8 +164,11 @@ def measure(figs: dict[str, dict[str, tuple]], rounds: int) -> dict[str, dict[st
             progress(f"round {i + 1}/{rounds}")
         for f, rs in figs.items():
             for name, (kind, argv, env) in rs.items():
-                samples[f][name].append((mcp_first_list if kind == "mcp" else run_wall)(argv, env))
-    return {f: {name: summary(s) for name, s in rs.items()} for f, rs in samples.items()}
+                wall, used = (mcp_first_list if kind == "mcp" else run_wall)(argv, env)
+                samples[f][name].append(wall)
+                cpu[f][name].append(used)
+    return {f: {name: {**summary(s), "cpu": summary(cpu[f][name])} for name, s in rs.items()}
+            for f, rs in samples.items()}
 
 
 def connection_cost(daemon: BenchDaemon, rounds: int) -> dict[str, Any]:
@@ -187,23 +200,23 @@ def render_table(res: dict[str, Any]) -> str:
              f"{res['options']['rounds']} rounds interleaved), caod {m['caod']}",
              f"machine: nproc {m['nproc']} · {m['cpu_model']} · Python {m['python']} · Linux {m['kernel']} · "
              f"load avg at start {m['loadavg_at_start']}, at end {res['loadavg_at_end']}", ""]
-    rows = [("figure / route", "p50", "p90", "target", "")]
+    rows = [("figure / route", "p50", "p90", "CPU p50", "target", "")]
     targets = {("ls", "caoctl ls"): TARGET_LS_MS, ("mcp", "caoctl mcp"): TARGET_MCP_MS}
     titles = {"python": "1. bare interpreter", "help": "2. caoctl --help",
               "ls": f"3. caoctl ls ({res['options']['agents']} agents, live daemon)",
               "mcp": "4. caoctl mcp: start -> first tools/list answer"}
     for f, title in titles.items():
-        rows.append((title, "", "", "", ""))
+        rows.append((title, "", "", "", "", ""))
         for name, s in res["figures"][f].items():
             limit = targets.get((f, name))
-            rows.append((f"   {name}", f"{s['p50_ms']:.1f} ms", f"{s['p90_ms']:.1f} ms",
+            rows.append((f"   {name}", f"{s['p50_ms']:.1f} ms", f"{s['p90_ms']:.1f} ms", f"{s['cpu']['p50_ms']:.1f} ms",
                          f"<= {limit:g} ms" if limit else "", verdict(s["p50_ms"], limit) if limit else ""))
     c = res["connection"]
     rows.append(("5. in-process: connect to the socket", f"{c['connect']['p50_ms']:.3f} ms",
-                 f"{c['connect']['p90_ms']:.3f} ms", "", ""))
+                 f"{c['connect']['p90_ms']:.3f} ms", "", "", ""))
     rows.append(("   one agent.list call", f"{c['agent_list_call']['p50_ms']:.3f} ms",
-                 f"{c['agent_list_call']['p90_ms']:.3f} ms", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+                 f"{c['agent_list_call']['p90_ms']:.3f} ms", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for r in rows:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     return "\n".join(lines)
