@@ -14,25 +14,10 @@ from typing import Any, Iterator
 import msgspec
 
 from caod import paths
+from caoctl.errors import DaemonUnavailable, RpcFailure  # noqa: F401 (raised here; defined light for cli.main)
 from caod.protocol import (
     EVENT_NOTIFICATION, MAX_FRAME, METHODS, ErrorCode, ErrorObject, Event, Params, Result, encode_line,
 )
-
-
-class DaemonUnavailable(Exception):
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"no daemon answers on {path} ({reason}); start one with: caoctl daemon start")
-        self.path = path
-
-
-class RpcFailure(Exception):
-    """The daemon answered with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class RequestTooLarge(RpcFailure):

@@ -15,10 +15,12 @@ results, so a script reading it never takes an error for one.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import click
 
-from caoctl.output import visible
+from caoctl.text import visible
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -29,6 +31,22 @@ EXIT_INTERRUPTED = 130
 
 KINDS = {EXIT_FAILED: "failed", EXIT_USAGE: "usage", EXIT_WAITING: "waiting", EXIT_NO_DAEMON: "no_daemon",
          EXIT_TIMEOUT: "timeout", EXIT_INTERRUPTED: "interrupted"}
+
+
+class DaemonUnavailable(Exception):
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"no daemon answers on {path} ({reason}); start one with: caoctl daemon start")
+        self.path = path
+
+
+class RpcFailure(Exception):
+    """The daemon answered with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
 
 
 class _Mode:

@@ -11,8 +11,8 @@ environment:
 - ``CAOD_SOCKET``: where the daemon listens (``caoctl --socket`` wins).
 
 Started without a token, the bridge still starts and lists its tools, and
-every call fails with a clear error. Nothing but MCP goes to stdout (the SDK
-also diverts fd 1 to stderr while it serves). A daemon error or a missing
+every call fails with a clear error. Nothing but MCP goes to stdout (fd 1 is
+diverted to stderr while it serves). The protocol side is caoctl.mcp_stdio. A daemon error or a missing
 daemon becomes a tool error (``isError``); the bridge keeps running.
 
 ``CAOCTL_MCP_PROGRESS_INTERVAL`` (seconds, default 5) sets how often
@@ -26,18 +26,11 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Any, Callable
 
-import anyio
-import anyio.to_thread
 import msgspec
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
-from typing_extensions import NotRequired, TypedDict
 
-from caod import paths
+from caod import __version__, paths
 from caod.protocol import (
     AnswerParams,
     AssignParams,
@@ -49,6 +42,8 @@ from caod.protocol import (
 )
 from caoctl import mcp_memory_tools, mcp_worktree_tools
 from caoctl.client import Client, DaemonUnavailable, RpcFailure
+from caoctl.mcp_stdio import Call, StdioServer
+from caoctl.mcp_tool import BOOLEAN, INTEGER, STRING, Arg, Shape, Tool, ToolError, array, nullable
 
 TOKEN_ENV = "CAO_AGENT_TOKEN"
 AGENT_ENV = "CAO_AGENT_ID"
@@ -156,47 +151,29 @@ HANDOFF_DOC, ASSIGN_DOC, SEND_MESSAGE_DOC, ANSWER_DOC, LIST_AGENTS_DOC = map(
 
 # ---------------------------------------------------------------- result shapes
 
-
-class HandoffOut(TypedDict):
-    success: bool
-    output: str | None
-    agent_id: str | None
-    error: NotRequired[str]
-    waiting: NotRequired[bool]
-    question: NotRequired[str | None]
-    options: NotRequired[list[str]]
-
-
-class AssignOut(TypedDict):
-    agent_id: str
-    session: str
-    agent_ids: list[str]
-
-
-class MessageOut(TypedDict):
-    message_id: int
-    status: str
+OPT_STRING = nullable(STRING)
+HANDOFF_OUT = Shape("HandoffOut", {"success": BOOLEAN, "output": OPT_STRING, "agent_id": OPT_STRING,
+                                   "error": STRING, "waiting": BOOLEAN, "question": OPT_STRING,
+                                   "options": array(STRING)},
+                    optional=frozenset({"error", "waiting", "question", "options"}))
+ASSIGN_OUT = Shape("AssignOut", {"agent_id": STRING, "session": STRING, "agent_ids": array(STRING)})
+MESSAGE_OUT = Shape("MessageOut", {"message_id": INTEGER, "status": STRING})
+AGENT_OUT = Shape("AgentOut", {"id": STRING, "name": OPT_STRING, "profile": OPT_STRING, "role": OPT_STRING,
+                               "status": STRING, "provider": STRING, "parent": OPT_STRING,
+                               "last_answer": OPT_STRING},
+                  optional=frozenset({"parent", "last_answer"}))
+AGENTS_OUT = Shape("AgentsOut", {"agents": array(AGENT_OUT.ref())})
+PROFILE_ARG = Arg("agent_profile", STRING, "Profile of the worker to start, e.g. developer or reviewer")
+WORKER_OPTIONS = [Arg("working_directory", OPT_STRING, "Folder the worker runs in", None),
+                  Arg("provider", OPT_STRING, "CLI provider for the worker", None),
+                  Arg("model", OPT_STRING, "Model for the worker", None),
+                  Arg("use_worktree", BOOLEAN, WORKTREE_ARG, False)]
 
 
-class AgentOut(TypedDict):
-    id: str
-    name: str | None
-    profile: str | None
-    role: str | None
-    status: str
-    provider: str
-    parent: NotRequired[str | None]
-    last_answer: NotRequired[str | None]
-
-
-class AgentsOut(TypedDict):
-    agents: list[AgentOut]
-
-
-def _agent_out(info: Any) -> AgentOut:
+def _agent_out(info: Any) -> dict:
     status = getattr(info.status, "value", info.status)
-    out = AgentOut(id=info.id, name=info.name, profile=info.profile, role=info.role,
-                   status=str(status), provider=info.provider, parent=info.parent)
+    out = {"id": info.id, "name": info.name, "profile": info.profile, "role": info.role,
+           "status": str(status), "provider": info.provider, "parent": info.parent}
     if hasattr(info, "last_answer"):  # the team list's
         out["last_answer"] = info.last_answer
     return out
@@ -206,7 +183,7 @@ def _agent_out(info: Any) -> AgentOut:
 
 
 class DaemonLink:
-    """One JSON-RPC call per tool call, on a fresh connection, in a worker thread."""
+    """One JSON-RPC call per tool call, on a fresh connection, in the call's own thread."""
 
     def __init__(self, socket_path: str | Path | None = None, token: str | None = None):
         self.socket = paths.socket_path(socket_path)
@@ -217,34 +194,18 @@ class DaemonLink:
             raise ToolError(NO_TOKEN)
         return self.token
 
-    async def call(self, method: str, params: Params, timeout: float) -> Result:
-        """Call `method` without blocking the event loop; failures become ToolError."""
-        holder: dict[str, Client] = {}
-        lock = threading.Lock()
-        cancelled = False
-
-        def blocking() -> Result:
-            client = Client(self.socket)
-            with lock:
-                if cancelled:
-                    client.close()
-                    raise ConnectionError("the call was cancelled")
-                holder["client"] = client
-            try:
-                return client.call(method, params, timeout=timeout)
-            finally:
-                client.close()
-
+    def call(self, method: str, params: Params, timeout: float, call: Call | None = None) -> Result:
+        """Call `method`; failures become ToolError. Should the MCP client cancel `call`,
+        the connection is hung up, so the daemon sees it too."""
         try:
-            return await anyio.to_thread.run_sync(blocking, abandon_on_cancel=True)
-        except anyio.get_cancelled_exc_class():
-            # The MCP client cancelled the request: hang up, so the daemon sees it too.
-            with lock:
-                cancelled = True
-                client = holder.get("client")
-            if client is not None:
-                _hang_up(client)
-            raise
+            with Client(self.socket) as client:
+                if call is not None:
+                    call.on_cancel(lambda: _hang_up(client))
+                try:
+                    return client.call(method, params, timeout=timeout)
+                finally:
+                    if call is not None:
+                        call.on_cancel(None)
         except RpcFailure as e:
             raise ToolError(f"caod refused: {e.message}") from None
         except DaemonUnavailable as e:
@@ -271,117 +232,101 @@ def _progress_interval() -> float:
     return value if value > 0 else DEFAULT_PROGRESS_INTERVAL
 
 
-async def _with_progress(ctx: Context, timeout: float, interval: float, work: Callable[[], Any]) -> Any:
-    """Await `work()` while reporting progress every `interval` seconds."""
+def _with_progress(call: Call, timeout: float, interval: float, work: Callable[[], Any]) -> Any:
+    """Return `work()` while reporting progress every `interval` seconds (a timer thread)."""
     start = time.monotonic()
-    outcome: dict[str, Any] = {}
+    done = threading.Event()
 
-    async def ticker() -> None:
-        while True:
-            await anyio.sleep(interval)
+    def ticker() -> None:
+        while not done.wait(interval):
             elapsed = int(time.monotonic() - start)
-            try:
-                await ctx.report_progress(elapsed, timeout, f"waiting for the worker ({elapsed} s)")
-            except Exception:  # a progress hiccup must never fail the call
-                pass
+            call.report_progress(elapsed, timeout, f"waiting for the worker ({elapsed} s)")
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(ticker)
-        try:
-            outcome["value"] = await work()
-        except Exception as e:  # re-raised below, outside the task group (no ExceptionGroup)
-            outcome["error"] = e
-        finally:
-            tg.cancel_scope.cancel()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    threading.Thread(target=ticker, name="mcp-progress", daemon=True).start()
+    try:
+        return work()
+    finally:
+        done.set()
 
 
-# ---------------------------------------------------------------- the server
+# ---------------------------------------------------------------- the tools
 
 
-def build_server(socket_path: str | Path | None = None, token: str | None = None,
-                 agent_id: str | None = None) -> MCPServer:
-    """The MCP server with its tools; `token` None means "outside an agent"."""
-    link = DaemonLink(socket_path, token)
-    who = f"You are caod agent {agent_id}.\n" if agent_id else ""
-    server = MCPServer("caod", instructions=who + INSTRUCTIONS, log_level="WARNING")
+def orchestration_tools(link: DaemonLink) -> list[Tool]:
+    """handoff, assign, send_message, answer_user_prompt and list_agents, each one orch.* call."""
 
-    @server.tool(description=HANDOFF_DOC, annotations=ToolAnnotations(title="Hand off a task and wait"))
-    async def handoff(
-        agent_profile: Annotated[str, Field(description="Profile of the worker to start, e.g. developer or reviewer")],
-        message: Annotated[str, Field(description="The task for the worker, complete in itself")],
-        ctx: Context,
-        timeout: Annotated[int, Field(ge=1, description="Seconds to wait for the worker's answer")] = 600,
-        working_directory: Annotated[str | None, Field(description="Folder the worker runs in")] = None,
-        provider: Annotated[str | None, Field(description="CLI provider for the worker")] = None,
-        model: Annotated[str | None, Field(description="Model for the worker")] = None,
-        use_worktree: Annotated[bool, Field(description=WORKTREE_ARG)] = False,
-    ) -> HandoffOut:
+    def handoff(call: Call, agent_profile, message, timeout, working_directory, provider, model, use_worktree):
         params = HandoffParams(token=link.require_token(), agent_profile=agent_profile, message=message,
                                timeout=float(timeout), working_directory=working_directory,
                                provider=provider, model=model, use_worktree=use_worktree)
-        res = await _with_progress(ctx, timeout, _progress_interval(),
-                                   lambda: link.call("orch.handoff", params, timeout + CALL_MARGIN))
-        out = HandoffOut(success=res.success, output=res.output, agent_id=res.agent_id)
+        res = _with_progress(call, timeout, _progress_interval(),
+                             lambda: link.call("orch.handoff", params, timeout + CALL_MARGIN, call))
+        out = {"success": res.success, "output": res.output, "agent_id": res.agent_id}
         if res.error is not None:
             out["error"] = res.error
         if res.waiting:
             out.update(waiting=True, question=res.question, options=res.options)
         return out
 
-    @server.tool(description=ASSIGN_DOC, annotations=ToolAnnotations(title="Assign a task (asynchronous)"))
-    async def assign(
-        agent_profile: Annotated[str, Field(description="Profile of the worker to start, e.g. developer or reviewer")],
-        message: Annotated[str, Field(description="The task; ask the worker to report back with send_message")],
-        working_directory: Annotated[str | None, Field(description="Folder the worker runs in")] = None,
-        provider: Annotated[str | None, Field(description="CLI provider for the worker")] = None,
-        model: Annotated[str | None, Field(description="Model for the worker")] = None,
-        use_worktree: Annotated[bool, Field(description=WORKTREE_ARG)] = False,
-        providers: Annotated[list[str] | None, Field(description=PROVIDERS_ARG)] = None,
-        count: Annotated[int | None, Field(description=COUNT_ARG)] = None,
-    ) -> AssignOut:
+    def assign(call: Call, agent_profile, message, working_directory, provider, model, use_worktree,
+               providers, count):
         params = AssignParams(token=link.require_token(), agent_profile=agent_profile, message=message,
                               working_directory=working_directory, provider=provider, model=model,
                               use_worktree=use_worktree, providers=providers, count=count)
-        res = await link.call("orch.assign", params, ASSIGN_TIMEOUT)
-        return AssignOut(agent_id=res.agent_id, session=res.session, agent_ids=res.agent_ids or [res.agent_id])
+        res = link.call("orch.assign", params, ASSIGN_TIMEOUT, call)
+        return {"agent_id": res.agent_id, "session": res.session, "agent_ids": res.agent_ids or [res.agent_id]}
 
-    @server.tool(description=SEND_MESSAGE_DOC, annotations=ToolAnnotations(title="Message an agent"))
-    async def send_message(
-        receiver_id: Annotated[str, Field(description="Id of the receiving agent")],
-        message: Annotated[str, Field(description="The message text")],
-    ) -> MessageOut:
+    def send_message(call: Call, receiver_id, message):
         params = SendMessageParams(token=link.require_token(), receiver_id=receiver_id, message=message)
-        res = await link.call("orch.send_message", params, QUICK_TIMEOUT)
-        return MessageOut(message_id=res.id, status=res.status)
+        res = link.call("orch.send_message", params, QUICK_TIMEOUT, call)
+        return {"message_id": res.id, "status": res.status}
 
-    @server.tool(description=ANSWER_DOC, annotations=ToolAnnotations(title="Answer a worker's prompt"))
-    async def answer_user_prompt(
-        agent_id: Annotated[str, Field(description="Id of the waiting worker")],
-        answer: Annotated[str, Field(description='The answer to type, e.g. "1" (yes) or "2" (no)')],
-    ) -> AgentOut:
+    def answer_user_prompt(call: Call, agent_id, answer):
         params = AnswerParams(token=link.require_token(), agent_id=agent_id, answer=answer)
-        res = await link.call("orch.answer_user_prompt", params, QUICK_TIMEOUT)
-        return _agent_out(res)
+        return _agent_out(link.call("orch.answer_user_prompt", params, QUICK_TIMEOUT, call))
 
-    @server.tool(description=LIST_AGENTS_DOC,
-                 annotations=ToolAnnotations(title="List my team", read_only_hint=True))
-    async def list_agents() -> AgentsOut:
-        res = await link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT)
-        return AgentsOut(agents=[_agent_out(a) for a in res.agents])
+    def list_agents(call: Call):
+        res = link.call("orch.list_agents", TokenParams(token=link.require_token()), QUICK_TIMEOUT, call)
+        return {"agents": [_agent_out(a) for a in res.agents]}
 
-    mcp_worktree_tools.register(server, link)
-    mcp_memory_tools.register(server, link)
+    return [
+        Tool("handoff", HANDOFF_DOC, "Hand off a task and wait", [
+            PROFILE_ARG, Arg("message", STRING, "The task for the worker, complete in itself"),
+            Arg("timeout", INTEGER, "Seconds to wait for the worker's answer", 600, minimum=1), *WORKER_OPTIONS,
+        ], HANDOFF_OUT, handoff),
+        Tool("assign", ASSIGN_DOC, "Assign a task (asynchronous)", [
+            PROFILE_ARG, Arg("message", STRING, "The task; ask the worker to report back with send_message"),
+            *WORKER_OPTIONS, Arg("providers", nullable(array(STRING)), PROVIDERS_ARG, None),
+            Arg("count", nullable(INTEGER), COUNT_ARG, None),
+        ], ASSIGN_OUT, assign),
+        Tool("send_message", SEND_MESSAGE_DOC, "Message an agent", [
+            Arg("receiver_id", STRING, "Id of the receiving agent"), Arg("message", STRING, "The message text"),
+        ], MESSAGE_OUT, send_message),
+        Tool("answer_user_prompt", ANSWER_DOC, "Answer a worker's prompt", [
+            Arg("agent_id", STRING, "Id of the waiting worker"),
+            Arg("answer", STRING, 'The answer to type, e.g. "1" (yes) or "2" (no)'),
+        ], AGENT_OUT, answer_user_prompt),
+        Tool("list_agents", LIST_AGENTS_DOC, "List my team", [], AGENTS_OUT, list_agents, read_only=True,
+             nested=[AGENT_OUT]),
+    ]
+
+
+# ---------------------------------------------------------------- the server
+
+
+def build_server(socket_path: str | Path | None = None, token: str | None = None,
+                 agent_id: str | None = None) -> StdioServer:
+    """The MCP server with its tools; `token` None means "outside an agent"."""
     from caoctl import mcp_result_tools  # it imports the shapes above: after this module is loaded
 
-    mcp_result_tools.register(server, link)
-    return server
+    link = DaemonLink(socket_path, token)
+    who = f"You are caod agent {agent_id}.\n" if agent_id else ""
+    tools = [*orchestration_tools(link), *mcp_worktree_tools.tools(link), *mcp_result_tools.tools(link),
+             *mcp_memory_tools.tools(link)]
+    return StdioServer("caod", __version__, who + INSTRUCTIONS, tools)
 
 
 def serve(socket_path: str | Path | None = None) -> None:
     """Run the bridge on stdin/stdout until the CLI closes stdin."""
     env = os.environ
-    server = build_server(socket_path, env.get(TOKEN_ENV) or None, env.get(AGENT_ENV) or None)
-    server.run("stdio")
+    build_server(socket_path, env.get(TOKEN_ENV) or None, env.get(AGENT_ENV) or None).serve()

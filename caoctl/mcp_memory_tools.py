@@ -1,18 +1,15 @@
 """The MCP tools `memory_store`, `memory_recall` and `memory_forget`: an agent keeps notes
-across sessions, in its own scopes only (caod.memory). Registered by caoctl.mcp_bridge."""
+across sessions, in its own scopes only (caod.memory). Listed by caoctl.mcp_bridge."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from mcp.types import ToolAnnotations
-from pydantic import Field
-from typing_extensions import TypedDict
-
+from caoctl.mcp_tool import INTEGER, NUMBER, STRING, Arg, Shape, Tool, array, nullable, one_of
 from caod.protocol import MemoryKeyParams, MemoryRecallParams, MemoryStoreParams
 
 CALL_TIMEOUT = 30.0
-Scope = Literal["agent", "session", "project", "global"]
+SCOPE = one_of("agent", "session", "project", "global")
 
 STORE_DOC = (
     "Keep a note for later sessions: a fact about the project, a decision, how to build or test. "
@@ -25,52 +22,48 @@ RECALL_DOC = (
     "session, project, global, narrowest first, then by relevance. Returns {memories: [{key, scope, "
     "content, tags, updated_at}]}."
 )
-FORGET_DOC = "Remove the note with `key` (in `scope`, else in the narrowest of your scopes that has it)."
+FORGET_DOC = ("Remove the note with `key` (in `scope`, else in the narrowest of your scopes that has it). "
+              "Returns {memories: [the note removed]}.")
+
+MEMORY_OUT = Shape("MemoryOut", {"key": STRING, "scope": STRING, "content": STRING, "tags": array(STRING),
+                                 "updated_at": NUMBER})
+MEMORIES_OUT = Shape("MemoriesOut", {"memories": array(MEMORY_OUT.ref())})
 
 
-class MemoryOut(TypedDict):
-    key: str
-    scope: str
-    content: str
-    tags: list[str]
-    updated_at: float
+def _out(m: Any) -> dict:
+    return {"key": m.key, "scope": m.scope, "content": m.content, "tags": list(m.tags), "updated_at": m.updated_at}
 
 
-class RecallOut(TypedDict):
-    memories: list[MemoryOut]
+def tools(link: Any) -> list[Tool]:
+    """memory_store, memory_recall and memory_forget, on the bridge's DaemonLink."""
 
-
-def _out(m: Any) -> MemoryOut:
-    return MemoryOut(key=m.key, scope=m.scope, content=m.content, tags=list(m.tags), updated_at=m.updated_at)
-
-
-def register(server: Any, link: Any) -> None:
-    @server.tool(description=STORE_DOC, annotations=ToolAnnotations(title="Keep a note"))
-    async def memory_store(
-        content: Annotated[str, Field(description="The note")],
-        key: Annotated[str | None, Field(description="A short name for it (the same key replaces it)")] = None,
-        scope: Annotated[Scope, Field(description="Who will see it")] = "project",
-        tags: Annotated[list[str] | None, Field(description="Words to file it under")] = None,
-    ) -> MemoryOut:
+    def memory_store(call, content, key, scope, tags):
         params = MemoryStoreParams(token=link.require_token(), content=content, key=key, scope=scope,
                                    tags=list(tags or []))
-        return _out(await link.call("memory.store", params, CALL_TIMEOUT))
+        return _out(link.call("memory.store", params, CALL_TIMEOUT, call))
 
-    @server.tool(description=RECALL_DOC, annotations=ToolAnnotations(title="Find notes", read_only_hint=True))
-    async def memory_recall(
-        query: Annotated[str, Field(description="Words to look for")],
-        scope: Annotated[Scope | None, Field(description="Only this scope")] = None,
-        limit: Annotated[int, Field(ge=1, le=100, description="How many notes at most")] = 5,
-    ) -> RecallOut:
+    def memory_recall(call, query, scope, limit):
         params = MemoryRecallParams(token=link.require_token(), query=query, scope=scope, limit=limit)
-        res = await link.call("memory.recall", params, CALL_TIMEOUT)
-        return RecallOut(memories=[_out(m) for m in res.memories])
+        return {"memories": [_out(m) for m in link.call("memory.recall", params, CALL_TIMEOUT, call).memories]}
 
-    @server.tool(description=FORGET_DOC, annotations=ToolAnnotations(title="Forget a note", destructive_hint=True))
-    async def memory_forget(
-        key: Annotated[str, Field(description="The note's key")],
-        scope: Annotated[Scope | None, Field(description="The scope it is in")] = None,
-    ) -> RecallOut:
+    def memory_forget(call, key, scope):
         params = MemoryKeyParams(token=link.require_token(), key=key, scope=scope)
-        res = await link.call("memory.forget", params, CALL_TIMEOUT)
-        return RecallOut(memories=[_out(m) for m in res.memories])
+        return {"memories": [_out(m) for m in link.call("memory.forget", params, CALL_TIMEOUT, call).memories]}
+
+    return [
+        Tool("memory_store", STORE_DOC, "Keep a note", [
+            Arg("content", STRING, "The note"),
+            Arg("key", nullable(STRING), "A short name for it (the same key replaces it)", None),
+            Arg("scope", SCOPE, "Who will see it", "project"),
+            Arg("tags", nullable(array(STRING)), "Words to file it under", None),
+        ], MEMORY_OUT, memory_store),
+        Tool("memory_recall", RECALL_DOC, "Find notes", [
+            Arg("query", STRING, "Words to look for"),
+            Arg("scope", nullable(SCOPE), "Only this scope", None),
+            Arg("limit", INTEGER, "How many notes at most (1 to 100)", 5, minimum=1),
+        ], MEMORIES_OUT, memory_recall, read_only=True, nested=[MEMORY_OUT]),
+        Tool("memory_forget", FORGET_DOC, "Forget a note", [
+            Arg("key", STRING, "The note's key"),
+            Arg("scope", nullable(SCOPE), "The scope it is in", None),
+        ], MEMORIES_OUT, memory_forget, nested=[MEMORY_OUT]),
+    ]

@@ -5,22 +5,18 @@ Registered on the bridge's server by caoctl.mcp_bridge; each is one orch.* call.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
-from pydantic import Field
-from typing_extensions import NotRequired, TypedDict
+from typing import Any
 
 from caoctl.mcp_bridge import (
+    AGENT_OUT,
     CALL_MARGIN,
     QUICK_TIMEOUT,
-    AgentOut,
     _agent_out,
     _progress_interval,
     _unwrap,
     _with_progress,
 )
+from caoctl.mcp_tool import BOOLEAN, INTEGER, NUMBER, STRING, Arg, Shape, Tool, nullable
 from caod.protocol import EndWorkerParams, GetResultParams
 
 GET_RESULT_DOC = """\
@@ -38,39 +34,36 @@ its parent may. Its results stay readable with get_result."""
 GET_RESULT_DOC, END_WORKER_DOC = _unwrap(GET_RESULT_DOC), _unwrap(END_WORKER_DOC)
 
 
-class ResultOut(TypedDict):
-    agent_id: str
-    status: str
-    done: bool
-    output: str | None
-    ended: str | None
-    ended_at: float | None
-    error: NotRequired[str]
+RESULT_OUT = Shape("ResultOut", {"agent_id": STRING, "status": STRING, "done": BOOLEAN,
+                                 "output": nullable(STRING), "ended": nullable(STRING),
+                                 "ended_at": nullable(NUMBER), "error": STRING}, optional=frozenset({"error"}))
 
 
-def register(server: Any, link: Any) -> None:
-    @server.tool(description=GET_RESULT_DOC,
-                 annotations=ToolAnnotations(title="Get a worker's result", read_only_hint=True))
-    async def get_result(
-        agent_id: Annotated[str, Field(description="Id of the worker")],
-        ctx: Context,
-        wait: Annotated[bool, Field(description="Wait for the end of the turn the worker is on")] = True,
-        timeout: Annotated[int, Field(ge=1, description="Seconds to wait at most")] = 600,
-    ) -> ResultOut:
+def tools(link: Any) -> list[Tool]:
+    """get_result and end_worker, on the bridge's DaemonLink."""
+
+    def get_result(call, agent_id, wait, timeout):
         params = GetResultParams(token=link.require_token(), agent_id=agent_id, wait=wait, timeout=float(timeout))
         budget = (timeout if wait else 0) + CALL_MARGIN
-        res = await _with_progress(ctx, timeout, _progress_interval(),
-                                   lambda: link.call("orch.get_result", params, budget))
-        out = ResultOut(agent_id=res.agent_id, status=res.status, done=res.done, output=res.output,
-                        ended=res.ended, ended_at=res.ended_at)
+        res = _with_progress(call, timeout, _progress_interval(),
+                             lambda: link.call("orch.get_result", params, budget, call))
+        out = {"agent_id": res.agent_id, "status": res.status, "done": res.done, "output": res.output,
+               "ended": res.ended, "ended_at": res.ended_at}
         if res.error is not None:
             out["error"] = res.error
         return out
 
-    @server.tool(description=END_WORKER_DOC, annotations=ToolAnnotations(title="End a worker"))
-    async def end_worker(
-        agent_id: Annotated[str, Field(description="Id of the worker to stop")],
-    ) -> AgentOut:
+    def end_worker(call, agent_id):
         params = EndWorkerParams(token=link.require_token(), agent_id=agent_id)
-        res = await link.call("orch.end_worker", params, QUICK_TIMEOUT)
-        return _agent_out(res)
+        return _agent_out(link.call("orch.end_worker", params, QUICK_TIMEOUT, call))
+
+    return [
+        Tool("get_result", GET_RESULT_DOC, "Get a worker's result", [
+            Arg("agent_id", STRING, "Id of the worker"),
+            Arg("wait", BOOLEAN, "Wait for the end of the turn the worker is on", True),
+            Arg("timeout", INTEGER, "Seconds to wait at most", 600, minimum=1),
+        ], RESULT_OUT, get_result, read_only=True),
+        Tool("end_worker", END_WORKER_DOC, "End a worker", [
+            Arg("agent_id", STRING, "Id of the worker to stop"),
+        ], AGENT_OUT, end_worker),
+    ]

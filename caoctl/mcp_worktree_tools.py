@@ -5,13 +5,10 @@ Registered on the bridge's server by caoctl.mcp_bridge; each is one orch.* call.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from mcp.types import ToolAnnotations
-from pydantic import Field
-from typing_extensions import NotRequired, TypedDict
+from typing import Any
 
 from caod.protocol import OrchDiffParams, OrchMergeParams
+from caoctl.mcp_tool import BOOLEAN, INTEGER, STRING, Arg, Shape, Tool, array, nullable
 
 CALL_TIMEOUT = 180.0  # git on a big repository takes a while
 
@@ -28,46 +25,39 @@ MERGE_DOC = (
 )
 
 
-class DiffOut(TypedDict):
-    agent_id: str
-    branch: str
-    files: int
-    diff: str
-    truncated: NotRequired[bool]
+DIFF_OUT = Shape("DiffOut", {"agent_id": STRING, "branch": STRING, "files": INTEGER, "diff": STRING,
+                             "truncated": BOOLEAN}, optional=frozenset({"truncated"}))
+MERGE_OUT = Shape("MergeOut", {"agent_id": STRING, "merged": BOOLEAN, "branch": STRING, "into": STRING,
+                               "commit": nullable(STRING), "conflicts": array(STRING), "committed": STRING},
+                  optional=frozenset({"committed"}))
+WORKER_ARG = Arg("agent_id", STRING, "Id of the worker (started with use_worktree)")
 
 
-class MergeOut(TypedDict):
-    agent_id: str
-    merged: bool
-    branch: str
-    into: str
-    commit: str | None
-    conflicts: list[str]
-    committed: NotRequired[str]
+def tools(link: Any) -> list[Tool]:
+    """diff and merge, on the bridge's DaemonLink."""
 
-
-def register(server: Any, link: Any) -> None:
-    @server.tool(description=DIFF_DOC, annotations=ToolAnnotations(title="A worker's changes", read_only_hint=True))
-    async def diff(
-        agent_id: Annotated[str, Field(description="Id of the worker (started with use_worktree)")],
-        stat: Annotated[bool, Field(description="A summary of changed files instead of the patch")] = False,
-    ) -> DiffOut:
-        res = await link.call("orch.diff", OrchDiffParams(token=link.require_token(), agent_id=agent_id, stat=stat),
-                              CALL_TIMEOUT)
-        out = DiffOut(agent_id=res.agent, branch=res.branch, files=res.files, diff=res.diff)
+    def diff(call, agent_id, stat):
+        res = link.call("orch.diff", OrchDiffParams(token=link.require_token(), agent_id=agent_id, stat=stat),
+                        CALL_TIMEOUT, call)
+        out = {"agent_id": res.agent, "branch": res.branch, "files": res.files, "diff": res.diff}
         if res.truncated:
             out["truncated"] = True
         return out
 
-    @server.tool(description=MERGE_DOC, annotations=ToolAnnotations(title="Merge a worker's changes"))
-    async def merge(
-        agent_id: Annotated[str, Field(description="Id of the worker (started with use_worktree)")],
-        squash: Annotated[bool, Field(description="One new commit instead of a merge commit")] = False,
-    ) -> MergeOut:
+    def merge(call, agent_id, squash):
         params = OrchMergeParams(token=link.require_token(), agent_id=agent_id, squash=squash)
-        res = await link.call("orch.merge", params, CALL_TIMEOUT)
-        out = MergeOut(agent_id=res.agent, merged=res.merged, branch=res.branch, into=res.into, commit=res.commit,
-                       conflicts=list(res.conflicts))
+        res = link.call("orch.merge", params, CALL_TIMEOUT, call)
+        out = {"agent_id": res.agent, "merged": res.merged, "branch": res.branch, "into": res.into,
+               "commit": res.commit, "conflicts": list(res.conflicts)}
         if res.committed:
             out["committed"] = res.committed
         return out
+
+    return [
+        Tool("diff", DIFF_DOC, "A worker's changes", [
+            WORKER_ARG, Arg("stat", BOOLEAN, "A summary of changed files instead of the patch", False),
+        ], DIFF_OUT, diff, read_only=True),
+        Tool("merge", MERGE_DOC, "Merge a worker's changes", [
+            WORKER_ARG, Arg("squash", BOOLEAN, "One new commit instead of a merge commit", False),
+        ], MERGE_OUT, merge),
+    ]

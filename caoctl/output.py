@@ -8,8 +8,8 @@ from typing import Any, Iterable
 
 import click
 import msgspec
-from wcwidth import wcswidth
 
+from caoctl.text import display_width, visible  # noqa: F401 (re-exported: commands import them from here)
 from caod.protocol import AgentInfo, Event
 
 
@@ -28,21 +28,6 @@ def ago(ts: float) -> str:
     if secs < 3600:
         return f"{secs // 60:.0f}m{secs % 60:02.0f}s"
     return f"{secs // 3600:.0f}h{secs % 3600 // 60:02.0f}m"
-
-
-def visible(value: Any) -> str:
-    """Text safe to print: control and format characters (an escape sequence, a bidi
-    override) are shown as escapes like \\x1b instead of acting on the terminal."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def display_width(text: str) -> int:
-    """Columns `text` takes on a terminal: a wide (CJK) character takes two."""
-    width = wcswidth(text)
-    return width if width >= 0 else len(text)
 
 
 def _pad(text: str, width: int) -> str:

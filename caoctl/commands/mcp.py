@@ -16,6 +16,6 @@ def command(ctx):
     Reads CAO_AGENT_TOKEN, CAO_AGENT_ID and CAOD_SOCKET from the environment.
     stdout carries only MCP messages.
     """
-    from caoctl import mcp_bridge  # the MCP SDK is heavy: only this command pays for it
+    from caoctl import mcp_bridge  # the bridge and the protocol module: only this command needs them
 
     mcp_bridge.serve(settings(ctx).socket)
