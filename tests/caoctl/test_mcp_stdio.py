@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SDK_STACK = {"mcp", "mcp_types", "pydantic", "pydantic_core", "anyio", "asyncio", "starlette", "httpx2",
              "pyte", "structlog", "rich"}
 
+TOOL_NAMES = {"handoff", "assign", "send_message", "answer_user_prompt", "list_agents", "diff", "merge",
+              "get_result", "end_worker", "memory_store", "memory_recall", "memory_forget"}
+
 
 def init(rid=1, version="2025-06-18"):
     return {"jsonrpc": "2.0", "id": rid, "method": "initialize",
@@ -83,7 +86,7 @@ def test_handshake_and_list_without_the_sdk(raw_bridge):
     bridge.write({"jsonrpc": "2.0", "method": "notifications/initialized"})
     bridge.write({"jsonrpc": "2.0", "id": "two", "method": "tools/list"})
     listed = bridge.read()
-    assert listed["id"] == "two" and len(listed["result"]["tools"]) == 9
+    assert listed["id"] == "two" and {t["name"] for t in listed["result"]["tools"]} == TOOL_NAMES
     bridge.write(init(3, "1999-01-01"))  # a version it does not know: it offers its newest
     assert bridge.read()["result"]["protocolVersion"] == "2025-11-25"
     bridge.write({"jsonrpc": "2.0", "id": 4, "method": "ping"})
@@ -113,7 +116,7 @@ def test_malformed_lines_get_errors_and_the_bridge_goes_on(raw_bridge):
     answer = bridge.read()["result"]
     assert answer["isError"] and answer["content"][0]["text"] == "Unknown tool: nope"
     bridge.write({"jsonrpc": "2.0", "id": 10, "method": "tools/list"})
-    assert len(bridge.read()["result"]["tools"]) == 9
+    assert {t["name"] for t in bridge.read()["result"]["tools"]} == TOOL_NAMES
     code, err = bridge.close()
     assert code == 0 and "Traceback" not in err
 
@@ -218,3 +221,18 @@ def test_a_slow_call_does_not_hold_up_the_next(raw_bridge, tmp_path):
         release.set()
         listener.close()
         os.unlink(path)
+
+
+def test_lists_and_choices_are_checked_like_the_sdk_did():
+    from caoctl.mcp_tool import array, one_of
+
+    tool = Tool("t", "d", "T", [Arg("names", nullable(array(STRING)), "n", None),
+                                Arg("scope", one_of("a", "b"), "s", "a")],
+                Shape("Out", {}), lambda call, names, scope: {})
+    assert tool.arguments({"names": ["x", "y"], "scope": "b"}) == {"names": ["x", "y"], "scope": "b"}
+    assert tool.arguments({}) == {"names": None, "scope": "a"}
+    for bad, words in (({"names": "x"}, "names: expected a list"), ({"names": [1]}, "names: expected a string"),
+                       ({"scope": "c"}, "scope: expected one of a, b")):
+        with pytest.raises(ToolError) as e:
+            tool.arguments(bad)
+        assert words in str(e.value)
