@@ -136,6 +136,7 @@ class Agent:
             raise AgentGone(self.id)
         self.rows, self.cols = rows, cols
         self.screen.resize(rows, cols)
+        self.detector.on_resize()
         self._child.resize(rows, cols)
         self._store.write("UPDATE agents SET rows=?, cols=? WHERE id=?", (rows, cols, self.id))
 
@@ -225,7 +226,7 @@ class Agent:
             self._set_status(new, Signal.SCREEN, detail)
         if self.detector.holding and self._answer_timer is None:
             spec = self.provider.spec
-            delay = (spec.answer_wait_ms if self.detector.awaiting_turn else spec.resume_wait_ms) / 1000
+            delay = (self.detector.answer_wait_ms() if self.detector.awaiting_turn else spec.resume_wait_ms) / 1000
             self._answer_timer = self._loop.call_later(delay, self._answer_wait_over)
             self._answer_wait_since = self._loop.time()
         elif not self.detector.holding:

@@ -17,6 +17,12 @@ from providers.base import CompiledProvider
 
 from caod.status import Status
 
+# A viewer resizing an agent mid-turn makes its CLI redraw for the new width a moment after
+# its last frame at the old one; in between, any CLI (Gemini, Qwen, Codex were seen) can show
+# its bare prompt with neither its busy line nor the answer. After a resize, a turn that
+# looks done with no new answer drawn is held open this long (a new answer ends it at once).
+RESIZE_HOLD_MS = 2000
+
 
 class Detector:
     def __init__(self, provider: CompiledProvider):
@@ -39,6 +45,7 @@ class Detector:
         self.hold_expired = False
         # Resumed with turns to show: starting ends when an answer is drawn (resume_wait_ms).
         self.expect_history = False
+        self.resized = False  # resized while a turn was awaited (RESIZE_HOLD_MS)
 
     def answer(self, first_index: int, lines: list[str], cols: int,
                continued: list[bool] | None = None, styles: list[str] | None = None) -> tuple[int, str] | None:
@@ -61,6 +68,17 @@ class Detector:
         self.ready_once = True  # input only goes in once the CLI takes it
         self.typed = True
         self.holding = self.hold_expired = False
+        self.resized = False
+
+    def on_resize(self) -> None:
+        """A viewer changed the screen's size: hold an answerless completion of this turn."""
+        if self.awaiting_turn:
+            self.resized = True
+
+    def answer_wait_ms(self) -> int:
+        """How long a turn that looks done waits for its answer to be drawn."""
+        wait = self.provider.spec.answer_wait_ms
+        return max(wait, RESIZE_HOLD_MS) if self.resized else wait
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
         """The CLI has our input: it worked on it, holds it queued, or answered it."""
@@ -76,7 +94,7 @@ class Detector:
 
     def _answer_pending(self, found: tuple[int, str] | None) -> bool:
         """The turn's answer is not drawn yet and the provider says it may still come."""
-        if not self.provider.spec.answer_wait_ms or self.hold_expired or self.provider.spec.answer is None:
+        if not self.answer_wait_ms() or self.hold_expired or self.provider.spec.answer is None:
             return False
         return not self._answered(found) or not found[1].strip()
 
@@ -163,7 +181,7 @@ class Detector:
                 if self._answer_pending(found):
                     self.holding = True
                     return None
-                self.awaiting_turn = False
+                self.awaiting_turn = self.resized = False
                 self.ready_once = True
                 return Status.COMPLETED
             return None

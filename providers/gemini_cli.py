@@ -71,11 +71,6 @@ PROVIDER = Provider(
     # `ℹ Waiting for MCP servers to initialize...` and other notices are not the answer.
     answer=Answer(start=r"^✦ ", stop=r"^(?:─{10,}| ?> |╭|ℹ |\s+\? for shortcuts\s*$|\s*Queued \(press)",
                   indent="  "),
-    # A viewer resizing it mid-turn: Ink redraws for the new width a moment after its last
-    # frame at the old one, and in between an idle input box can show with neither the busy
-    # line nor the answer (a real run ended its turn there, answer None). A turn read as done
-    # with no new answer drawn is held open this long for it; answers end the hold at once.
-    answer_wait_ms=2000,
     exit_keys="\x03\x03",  # Ctrl-C twice; it prints `gemini --resume <id>`
     # Enter right after the paste is taken as part of it (real 0.61.0: the turn only started
     # when the confirm timer pressed Enter again, 3 s later).

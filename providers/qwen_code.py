@@ -54,11 +54,6 @@ PROVIDER = Provider(
     ],
     # `  ✦ PONG-42`, continued by indented lines, up to the input box's rule.
     answer=Answer(start=r"^  ✦ ", stop=r"^(?:─{10,}|  > |  ╭|>   )", indent="    "),
-    # A viewer resizing it mid-turn: Ink redraws for the new width a moment after its last
-    # frame at the old one, and in between an idle input box can show with neither the busy
-    # line nor the answer (a real run ended its turn there, answer None). A turn read as done
-    # with no new answer drawn is held open this long for it; answers end the hold at once.
-    answer_wait_ms=2000,
     exit_keys="\x04\x04",  # Ctrl-D twice; it prints `qwen --resume <id>`
     # Enter right after the paste is taken as part of it (real 0.15.10: the turn only started
     # when the confirm timer pressed Enter again, 3 s later).

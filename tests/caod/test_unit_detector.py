@@ -388,3 +388,33 @@ def test_an_input_box_that_empties_after_holding_our_text_means_the_input_was_ta
     assert d.input_taken(None) and d.awaiting_turn
     assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: None) is Status.PROCESSING
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (4, "hi")) is Status.COMPLETED
+
+
+def test_after_a_resize_mid_turn_an_answerless_prompt_holds_the_turn_open():
+    """A viewer's resize makes the CLI redraw: its bare prompt may show before its busy line
+    is drawn again. Without a new answer, the turn waits (RESIZE_HOLD_MS), then ends."""
+    d = Detector(SCRIPTED)
+    assert d.answer_wait_ms() == 0
+    d.on_input(None, Status.IDLE)
+    d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
+    d.on_resize()
+    assert d.answer_wait_ms() >= 1000
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None
+    assert d.holding and d.awaiting_turn
+    assert d.on_frame(Status.PROCESSING, screen(BUSY), lambda: None) is Status.PROCESSING  # the redraw
+    assert d.on_frame(Status.PROCESSING, screen(turn("q", ["done"]), IDLE), lambda: (9, "done")) is Status.COMPLETED
+    assert d.answer_wait_ms() == 0  # the next turn holds only if resized again
+    d.on_input((9, "done"), Status.COMPLETED)
+    d.on_frame(Status.COMPLETED, screen(BUSY), lambda: None)
+    d.on_resize()
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (9, "done")) is None
+    d.hold_expired = True  # the agent's timer
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: (9, "done")) is Status.COMPLETED
+
+
+def test_a_resize_while_no_turn_is_awaited_changes_nothing():
+    d = Detector(SCRIPTED)
+    d.on_resize()
+    d.on_input(None, Status.IDLE)
+    d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
+    assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
