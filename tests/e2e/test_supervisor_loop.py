@@ -2,7 +2,8 @@
 real Qwen Code worker in its own git worktree; the worker's shell tool asks for approval; caod's
 notice about the question reaches the supervisor's next model request; the supervisor answers it
 with answer_user_prompt; the worker runs the command in its worktree and finishes; caod forwards
-its unreported answer to the supervisor.
+its unreported answer to the supervisor; ending the session ends every process of both agents and
+keeps the worker's worktree.
 
 One fake model serves both CLIs. The two agents' requests interleave, so each turn is keyed by
 its user text (rules) where it can be, and the script holds only what comes in a known order.
@@ -23,7 +24,7 @@ import pytest
 from caod.notices import PREFIX
 from fakemodel.server import Reply, ToolCall
 
-from realclis import MARK, START_TIMEOUT, TURN_TIMEOUT, binary, screen, wait_for
+from realclis import MARK, START_TIMEOUT, TURN_TIMEOUT, agent_processes, binary, screen, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -176,3 +177,14 @@ def test_claude_supervisor_is_told_of_a_qwen_worker_at_a_prompt_in_its_worktree(
     bodies = [m.body for m in notices()]
     assert len(bodies) == 2 and bodies[0].startswith(head) and bodies[1].startswith(forwarded), bodies
     assert model_server.remaining == 0, report()
+
+    # The session ends: every process of both agents (hooks, MCP bridges, Qwen's relaunched
+    # node) is gone, and the worker's unmerged work is kept.
+    c.call("session.shutdown", {"session": "e2e"}, timeout=90)
+    def left() -> dict[int, str]:
+        return {pid: cmd for pid, cmd in agent_processes(real_daemon).items() if pid != real_daemon.pid}
+
+    wait_until(lambda: not left(), "agent processes outlived the session", lambda: f"{left()}\n{report()}",
+               timeout=60)
+    assert (Path(info.cwd) / MARK).exists()
+    assert [t.agent for t in c.call("worktree.list", {"session": "e2e"}).worktrees] == [info.id]
