@@ -166,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
         if item is not None and item.delay > 0 and self.fake._pause(item.delay):
             self.close_connection = True
             return None
+        if getattr(item, "until", None) is not None and self.fake._hold(item.until):
+            self.close_connection = True
+            return None
         if isinstance(item, Fail):
             return self._send_json(item.status, wire.error_body(req.api, item.status,
                                                                 item.message))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +23,15 @@ EMPTY_TEXT = "(no scripted reply)"
 
 @dataclass(frozen=True)
 class Reply:
-    """Answer the next main request with ``text`` (streamed in a few deltas)."""
+    """Answer the next main request with ``text`` (streamed in a few deltas).
+
+    ``until``, if given, holds the answer (after ``delay``) until the test sets that
+    event, so the CLI stays busy exactly as long as a test needs it busy.
+    """
 
     text: str
     delay: float = 0.0
+    until: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

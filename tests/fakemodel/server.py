@@ -26,6 +26,7 @@ Scripting::
         fm.script(ToolCall("Bash", {"command": "echo hi"}), Reply("done"))
         fm.script(ToolCall.named_like("handoff", {"agent": "w1"}))  # MCP prefix differs per CLI
         fm.script(Reply("slow", delay=2.0))      # waits 2 s before answering
+        fm.script(Reply("held", until=event))    # waits until the test sets event
         fm.script(Fail(500, "overloaded"))       # HTTP 500 with the API's error body
         fm.requests                       # every Request, in arrival order (a snapshot)
         fm.main_requests(api=None)        # the main ones (optionally of one api)
@@ -39,7 +40,8 @@ user text (after the model's last turn) matches a rule's regex is answered
 by the rule (an item, or a function of the match giving one) and takes
 nothing from the script. The first matching rule, in the order added, wins.
 
-``Reply(text, delay=0.0)``; ``ToolCall(name, args, delay=0.0, text=None)``
+``Reply(text, delay=0.0, until=None)`` (``until``: a threading.Event the
+answer waits for); ``ToolCall(name, args, delay=0.0, text=None)``
 (``text`` is streamed before the call); ``ToolCall.named_like(fragment, args,
 delay=0.0, text=None)``; ``Fail(status=500, message, delay=0.0)``. Each main
 request takes the next item when it arrives (before its delay); with the
@@ -251,6 +253,13 @@ class FakeModel:
     def _pause(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if the server is stopping meanwhile."""
         return self._stopping.wait(seconds)
+
+    def _hold(self, until: threading.Event) -> bool:
+        """Wait until ``until`` is set; True if the server is stopping first."""
+        while not until.wait(0.05):  # two events to wait on: look at the other now and then
+            if self._stopping.is_set():
+                return True
+        return self._stopping.is_set()
 
     def _arrive(self, req: Request) -> None:
         """Classify, take a script item if main, record, wake waiters."""

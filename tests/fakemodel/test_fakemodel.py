@@ -179,6 +179,31 @@ def test_delay(fm, api):
     assert time.monotonic() - start >= 0.3
 
 
+def test_a_reply_held_until_the_test_releases_it(fm):
+    released = threading.Event()
+    fm.script(Reply("held", until=released))
+    answers = []
+    t = threading.Thread(target=lambda: answers.append(ask(fm.url, "anthropic", [("user", "x")]).text), daemon=True)
+    t.start()
+    fm.wait_main_requests(1, timeout=5)
+    t.join(1.0)
+    assert t.is_alive() and answers == []  # still held
+    released.set()
+    t.join(5)
+    assert answers == ["held"]
+
+
+def test_stop_ends_a_held_reply():
+    fm = FakeModel()
+    fm.script(Reply("never", until=threading.Event()))
+    t = threading.Thread(target=ask_quietly, args=(fm.url, "chat", [("user", "x")]), daemon=True)
+    t.start()
+    fm.wait_main_requests(1, timeout=5)
+    fm.stop()
+    t.join(5)
+    assert not t.is_alive()
+
+
 def test_wait_main_requests_wakes_on_arrival(fm):
     fm.script(Reply("a"))
     threading.Timer(0.3, lambda: ask(fm.url, "chat", [("user", "x")], tools=[])).start()
