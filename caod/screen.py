@@ -162,7 +162,9 @@ _tolerate_private(_Screen)
 
 
 class AgentScreen:
-    def __init__(self, cols: int, rows: int, history: int = 500):
+    def __init__(self, cols: int, rows: int, history: int = 500, *, fast: bool = True):
+        # fast=False: pyte's own parser and draw only (the reference the fast route is tested against)
+        self.fast = fast
         self._screen = _Screen(cols, rows, history)
         self._stream = pyte.ByteStream(self._screen)
         self.in_sync = False
