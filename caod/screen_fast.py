@@ -21,7 +21,6 @@ import pyte
 from pyte import control as ctrl
 from pyte import modes as mo
 from pyte.charsets import LAT1_MAP
-from pyte.screens import Margins
 from pyte.screens import wcwidth as _wcwidth
 
 from caod.screen import _Screen
@@ -34,7 +33,7 @@ _SPECIAL = "".join(sorted({ctrl.ESC, ctrl.CSI_C1, ctrl.NUL, ctrl.DEL, ctrl.OSC_C
 _TOKEN = re.compile(
     "([^" + re.escape(_SPECIAL) + "]+)"  # 1: a run of text
     "|\x1b\\[(\\??)([0-9;]*)([@-~])"  # 2-4: CSI with plain parameters, optionally private
-    "|([\x00\x07-\x0f\x7f])"  # 5: a single C0 control (or NUL/DEL, which pyte ignores)
+    "|(\r\n|[\x00\x07-\x0f\x7f])"  # 5: CR LF, or one C0 control (or NUL/DEL, which pyte ignores)
     "|\x1b\\]([0-9])([^\x07\x1b\x9c]*)(?:\x07|\x1b\\\\)"  # 6-7: OSC with a BEL or ST end
 )
 
@@ -57,14 +56,16 @@ def _width(ch: str) -> int:
 class _Cells(dict):
     """The cell for each character drawn with one look (pyte makes a new one per cell)."""
 
-    __slots__ = ("attrs",)
+    __slots__ = ("attrs", "_kind", "_rest")
 
     def __init__(self, attrs):
         super().__init__()
         self.attrs = attrs
+        self._kind = type(attrs)
+        self._rest = tuple(attrs)[1:]  # every field after `data`
 
-    def __missing__(self, ch: str):
-        cell = self[ch] = self.attrs._replace(data=ch)
+    def __missing__(self, ch: str):  # attrs._replace(data=ch), without its keyword machinery
+        cell = self[ch] = tuple.__new__(self._kind, (ch, *self._rest))
         return cell
 
 
@@ -73,30 +74,45 @@ class FastScreen(_Screen):
 
     def __init__(self, columns: int, lines: int, history: int):
         self._looks: dict = {}
-        self._cells = _Cells(None)
+        self._by_id: dict = {}
         super().__init__(columns, lines, history)
 
     def _cells_for(self, attrs) -> _Cells:
+        """The shared cells of a look; found by identity first (the SGR cache hands out one
+        object per look), then by value."""
+        seen = self._by_id.get(id(attrs))
+        if seen is not None and seen[0] is attrs:
+            return seen[1]
         cells = self._looks.get(attrs)
         if cells is None:
             if len(self._looks) >= _CACHE_MAX:
                 self._looks.clear()
+                self._by_id.clear()
             cells = self._looks[attrs] = _Cells(attrs)
-        self._cells = cells
+        self._by_id[id(attrs)] = (attrs, cells)  # holding attrs keeps its id from being reused
         return cells
 
     def draw(self, data: str) -> None:
         cursor = self.cursor
-        if cursor.x == 0:  # as _Screen.draw: a fresh write at a row's start is no continuation
+        x = cursor.x
+        if x == 0:  # as _Screen.draw: a fresh write at a row's start is no continuation
             row = self.buffer.get(cursor.y)
             if row is not None and getattr(row, "continues", False):
                 row.continues = False
+        plain = not self.charset and self.g0_charset is LAT1_MAP and mo.IRM not in self.mode
+        narrow = (data.isascii() and data.isprintable()) or _NARROW.issuperset(data)
+        end = x + len(data)
+        if plain and narrow and end <= self.columns:  # the common case: no wrap, so no linefeed
+            line = self.buffer[cursor.y]
+            line.update(zip(range(x, end), map(self._cells_for(cursor.attrs).__getitem__, data)))
+            cursor.x = end
+            self.dirty.add(cursor.y)
+            return
         self._drawing = True
         try:
-            if (self.charset or self.g0_charset is not LAT1_MAP or mo.IRM in self.mode
-                    or mo.DECAWM not in self.mode or cursor.x > self.columns):
+            if not plain or mo.DECAWM not in self.mode or x > self.columns:
                 pyte.Screen.draw(self, data)
-            elif (data.isascii() and data.isprintable()) or _NARROW.issuperset(data):
+            elif narrow:
                 self._draw_narrow(data)
             else:
                 self._draw_mixed(data)
@@ -107,7 +123,7 @@ class FastScreen(_Screen):
         """Every character one cell wide: whole row segments at once, wrapping as pyte does."""
         cursor, cols, buffer = self.cursor, self.columns, self.buffer
         attrs = cursor.attrs
-        cells = self._cells if self._cells.attrs is attrs else self._cells_for(attrs)
+        cells = self._cells_for(attrs)
         get = cells.__getitem__
         n, i, x = len(data), 0, cursor.x
         while i < n:
@@ -134,7 +150,7 @@ class FastScreen(_Screen):
         cols, buffer = self.columns, self.buffer
         cursor = self.cursor
         attrs = cursor.attrs
-        cells = self._cells if self._cells.attrs is attrs else self._cells_for(attrs)
+        cells = self._cells_for(attrs)
         for i, ch in enumerate(data):
             w = _width(ch)
             if w != 1 and w != 2:
@@ -153,8 +169,16 @@ class FastScreen(_Screen):
             cursor.x = min(x + w, cols)
         self.dirty.add(cursor.y)
 
+    def linefeed(self) -> None:
+        self.index()
+        if mo.LNM in self.mode:
+            self.carriage_return()
+        if self._drawing:  # as _Screen.linefeed: a wrap inside draw() marks the new row
+            self.buffer[self.cursor.y].continues = True
+
     def index(self) -> None:
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        margins = self.margins
+        top, bottom = margins if margins is not None else (0, self.lines - 1)
         if self.cursor.y != bottom:
             self.cursor_down()
             return
@@ -322,9 +346,14 @@ class FastStream:
                         sgr[key] = screen.cursor.attrs
             elif kind == 5:
                 pos = m.end()
-                fn = basic.get(m.group(5))
-                if fn is not None:
-                    fn()
+                control = m.group(5)
+                if control == "\r\n":
+                    screen.carriage_return()
+                    screen.linefeed()
+                else:
+                    fn = basic.get(control)
+                    if fn is not None:
+                        fn()
             elif kind == 7:
                 pos = m.end()
                 code, param = m.group(6), m.group(7)[1:]  # pyte drops the ";" (whatever it is)
