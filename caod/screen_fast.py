@@ -26,7 +26,10 @@ from pyte.screens import wcwidth as _wcwidth
 from caod.screen import _Screen
 
 _DATA = itemgetter(0)  # Char.data
-_CACHE_MAX = 4096  # entries per cache before it starts over (truecolour SGR makes many looks)
+# Entries per cache before it starts over (truecolour SGR makes many looks); small enough
+# that a chatty agent's caches stay well under the daemon's per-agent memory budget.
+_CACHE_MAX = 1024
+_LOOKS_MAX = 256
 
 # What pyte's Stream takes for plain text: anything but these.
 _SPECIAL = "".join(sorted({ctrl.ESC, ctrl.CSI_C1, ctrl.NUL, ctrl.DEL, ctrl.OSC_C1, *pyte.Stream.basic}))
@@ -85,10 +88,11 @@ class FastScreen(_Screen):
             return seen[1]
         cells = self._looks.get(attrs)
         if cells is None:
-            if len(self._looks) >= _CACHE_MAX:
+            if len(self._looks) >= _LOOKS_MAX:
                 self._looks.clear()
-                self._by_id.clear()
             cells = self._looks[attrs] = _Cells(attrs)
+        if len(self._by_id) >= _CACHE_MAX:  # equal looks may come as new objects: bound this too
+            self._by_id.clear()
         self._by_id[id(attrs)] = (attrs, cells)  # holding attrs keeps its id from being reused
         return cells
 
