@@ -274,6 +274,13 @@ def _in_order(row: dict, cols: int) -> bool:
     return list(row) == _RANGES[n]
 
 
+def _without_private_guard(screen: FastScreen, name: str):
+    """The handler under _tolerate_private's wrapper, which only matters when private=True."""
+    fn = getattr(type(screen), name)
+    original = (getattr(fn, "__kwdefaults__", None) or {}).get("_original")
+    return original.__get__(screen) if original is not None else getattr(screen, name)
+
+
 class FastStream:
     """Bytes to a FastScreen; pyte's ByteStream keeps the decoder, the mode and any
     sequence that is not ours, so the two never disagree about where the parser is."""
@@ -282,6 +289,7 @@ class FastStream:
         self.screen = screen
         self.pyte = pyte.ByteStream(screen)
         self._csi = {final: getattr(screen, name) for final, name in pyte.Stream.csi.items()}
+        self._csi_plain = {final: _without_private_guard(screen, name) for final, name in pyte.Stream.csi.items()}
         self._basic = {char: getattr(screen, name) for char, name in pyte.Stream.basic.items()
                        if char not in (ctrl.SO, ctrl.SI)}  # shifts do nothing in UTF-8 mode
         self._params: dict[str, list[int]] = {}
@@ -312,7 +320,7 @@ class FastStream:
     def _feed_text(self, text: str) -> None:
         screen, stream = self.screen, self.pyte
         draw = screen.draw
-        csi, basic, params_of, sgr = self._csi, self._basic, self._params, self._sgr
+        csi, csi_plain, basic, params_of, sgr = self._csi, self._csi_plain, self._basic, self._params, self._sgr
         match = _TOKEN.match
         n = len(text)
         pos = 0 if stream._taking_plain_text else self._by_pyte(text, 0)
@@ -343,7 +351,7 @@ class FastStream:
                 if private:
                     fn(*params, private=True)
                 else:
-                    fn(*params)
+                    csi_plain[final](*params)
                     if final == "m":
                         if len(sgr) >= _CACHE_MAX:
                             sgr.clear()
