@@ -162,9 +162,18 @@ _tolerate_private(_Screen)
 
 
 class AgentScreen:
-    def __init__(self, cols: int, rows: int, history: int = 500):
-        self._screen = _Screen(cols, rows, history)
-        self._stream = pyte.ByteStream(self._screen)
+    def __init__(self, cols: int, rows: int, history: int = 500, *, fast: bool = True):
+        # fast=False: pyte's own parser and draw only (the reference the fast route is tested against)
+        self.fast = fast
+        if fast:
+            from caod.screen_fast import FastScreen, FastStream
+
+            self._screen = FastScreen(cols, rows, history)
+            self._new_stream = FastStream
+        else:
+            self._screen = _Screen(cols, rows, history)
+            self._new_stream = pyte.ByteStream
+        self._stream = self._new_stream(self._screen)
         self.in_sync = False
         self._tail = b""
         self._lines: list[str] | None = None  # rendered rows, until the next change
@@ -204,7 +213,7 @@ class AgentScreen:
             self._stream.feed(data)
         except Exception as e:  # pyte's parser is a generator: an error would end it for good
             log.warning("terminal parser error; parser restarted", error=repr(e))
-            self._stream = pyte.ByteStream(self._screen)
+            self._stream = self._new_stream(self._screen)
 
     def feed(self, data: bytes, on_frame_end) -> bool:
         """Feed output; call `on_frame_end()` after the last complete sync frame in it.
