@@ -11,7 +11,8 @@ from caoctl import errors
 from caoctl.client import DaemonUnavailable, RpcFailure
 from caoctl.commands import (
     attach, completion, daemon, demo, diff, doctor, events, gc, hook, install, kill, launch, logs, ls, mcp, memory,
-    merge, notify, output, profile, provider, send, session, shutdown, spawn, status, tmux, wait, watch, worktree,
+    merge, notify, output, profile, provider, send, session, shutdown, spawn, status, tmux, wait, watch, workflow,
+    worktree,
 )
 from caoctl.common import Settings
 from caoctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_DAEMON, EXIT_TIMEOUT, EXIT_USAGE, report
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, socket: str | None) -> None:
 
 for module in (daemon, spawn, ls, status, send, wait, output, events, kill, attach, launch, session, shutdown,
                install, profile, provider, mcp, hook, demo, watch, logs, tmux, doctor, completion, gc, worktree, diff,
-               merge, memory, notify):
+               merge, memory, notify, workflow):
     cli.add_command(module.command)
 
 

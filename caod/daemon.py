@@ -25,6 +25,7 @@ from caod.logs import log
 from caod.rpc import Dispatcher
 from caod.server import Server
 from caod.store import Store
+from caod.workflows import Workflows
 from caod.worktrees import Worktrees
 
 STOP_GRACE_S = 3.0
@@ -47,6 +48,7 @@ class Daemon:
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
+        self.workflows = Workflows(self)  # fixed sequences of turns across participants, journaled
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
@@ -72,6 +74,7 @@ class Daemon:
             await self.sessions.load()
             await self.inbox.load()
             await self.notices.load()
+            await self.workflows.load()  # runs a previous daemon left running: interrupted
             self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)

@@ -140,6 +140,20 @@ CREATE TABLE IF NOT EXISTS notify_outbox (
 CREATE INDEX IF NOT EXISTS notify_outbox_unsent ON notify_outbox(sink, sent_at, id);
 """
 
+# Workflow runs (caod.workflows): each run, and each step's input, output, agent and times.
+WORKFLOW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, definition TEXT NOT NULL, task TEXT NOT NULL,
+    participants TEXT NOT NULL, agents TEXT NOT NULL, cwd TEXT NOT NULL, handover INTEGER NOT NULL,
+    step_timeout REAL NOT NULL, status TEXT NOT NULL, reason TEXT, created_at REAL NOT NULL, ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS workflow_steps (
+    run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, participant INTEGER NOT NULL,
+    status TEXT NOT NULL, agent TEXT, provider TEXT, input TEXT, output TEXT, error TEXT,
+    started_at REAL, ended_at REAL, handover TEXT, PRIMARY KEY (run, idx)
+);
+"""
+
 # Batches committed so far, compared with the mark file at start.
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 COUNT_COMMIT = "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
@@ -149,7 +163,7 @@ NEWEST_MESSAGE = "SELECT COALESCE(MAX(id), 0) FROM messages"
 async def prepare(db: aiosqlite.Connection) -> int:
     """Create what is missing, migrate, commit; returns the count of batches committed so far."""
     version = (await db.execute_fetchall("PRAGMA user_version"))[0][0]
-    await db.executescript(SCHEMA + META)
+    await db.executescript(SCHEMA + WORKFLOW_SCHEMA + META)
     if 0 < version < 2:  # v1 databases lack the orchestration columns
         for column in ("session", "profile", "role", "parent", "spec"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")

@@ -1,6 +1,8 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, inbox, memory, notify, orch, profile, provider, session, worktree
+from caod.handlers import (
+    agent, daemon, events, inbox, memory, notify, orch, profile, provider, session, workflow, worktree,
+)
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -14,4 +16,5 @@ HANDLERS = {
     **worktree.HANDLERS,
     **memory.HANDLERS,
     **notify.HANDLERS,
+    **workflow.HANDLERS,
 }

@@ -32,6 +32,10 @@ from caod.protocol.worktrees import (
     CleanResult, DiffResult, MergeResult, OrchDiffParams, OrchMergeParams, WorktreeCleanParams, WorktreeDiffParams,
     WorktreeInfo, WorktreeList, WorktreeListParams, WorktreeMergeParams,
 )
+from caod.protocol.workflows import (
+    RunInfo, RunList, RunListParams, RunRef, RunWaitParams, StepRecord, WorkflowInfo, WorkflowList, WorkflowRef,
+    WorkflowRunParams, WorkflowStepInfo,
+)
 from caod.protocol.wire import (
     AgentInfo, ErrorCode, ErrorObject, Event, JSONRPC, MAX_FRAME, Notification, Params, Request, Response,
     Result, UNSET,
@@ -92,6 +96,13 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "notify.list": (Empty, NotifyList),
     "notify.remove": (NotifyRef, Ok),
     "notify.test": (NotifyRef, NotifyTested),
+    "workflow.list": (Empty, WorkflowList),
+    "workflow.show": (WorkflowRef, WorkflowInfo),
+    "workflow.run": (WorkflowRunParams, RunInfo),
+    "workflow.resume": (RunRef, RunInfo),
+    "workflow.runs": (RunListParams, RunList),
+    "workflow.get_run": (RunRef, RunInfo),
+    "workflow.wait": (RunWaitParams, RunInfo),
 }
 
 encoder = msgspec.json.Encoder()
@@ -118,4 +129,6 @@ __all__ = [
     "MemoryImported", "MemoryImportParams", "MemoryInfo", "MemoryKeyParams", "MemoryList", "MemoryListParams",
     "MemoryRecallParams", "MemoryStoreParams",
     "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
+    "RunInfo", "RunList", "RunListParams", "RunRef", "RunWaitParams", "StepRecord", "WorkflowInfo", "WorkflowList",
+    "WorkflowRef", "WorkflowRunParams", "WorkflowStepInfo",
 ]

@@ -47,6 +47,9 @@ class ErrorCode(enum.IntEnum):
     NO_SUCH_SINK = -32040
     INVALID_SINK = -32041  # a sink that could not work as given (no notify-send, no such program, a bad URL)
     NO_SUCH_MEMORY = -32050  # memory.show / memory.forget of a key the caller has not
+    NO_SUCH_WORKFLOW = -32070  # no workflow file by that name
+    INVALID_WORKFLOW = -32071  # a workflow file that cannot be used (its message says why)
+    NO_SUCH_RUN = -32072  # no workflow run by that id
 
 
 # ---------------------------------------------------------------- envelopes
