@@ -166,3 +166,11 @@ def test_kill_9_mid_step_then_a_new_daemon_and_resume_give_each_output_exactly_o
     assert run.steps[2].input.startswith("You take over from an earlier agent") and proposal in run.steps[2].input
     assert_handovers(run, tmp_path)  # exactly one file per step
     assert len(client.call("workflow.runs", {}).runs) == 1
+
+
+def test_a_step_that_stops_at_a_prompt_stops_the_run_with_the_question(workflow_daemons, tmp_path):
+    client = workflow_daemons({"rules": [{"match": "^You are the critic", "approval": "Run rm -rf build?",
+                                          "reply": "done"}], "default": ECHO}).client()
+    run = run_to_end(client, "collaborative", "clean up", tmp_path)
+    assert run.status == "stopped" and [s.status for s in run.steps] == ["done", "failed", "pending"]
+    assert run.reason.startswith("step 2 (critique): agent ") and "stopped at a prompt" in run.reason, run.reason
