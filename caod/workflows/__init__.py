@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import providers as provider_registry
+from caod import handover
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.launching import Launch, working_directory
 from caod.logs import log
@@ -30,7 +31,6 @@ from caod.protocol import (
 from caod.rpc import RpcError
 from caod.status import Status
 from caod.turns import NotReady, NotStarted, run_turn
-from caod.workflows import handover
 from caod.workflows.definitions import Workflow, WorkflowError, WorkflowStore, render
 from caod.workflows.journal import COMPLETED, DONE, INTERRUPTED, RUNNING, STOPPED, Journal
 
@@ -236,6 +236,9 @@ class Workflows:
         info = await self.journal.info(run_id)
         workflow = await self.journal.definition(run_id)
         outputs = {s.name: s.output or "" for s in info.steps if s.status == DONE}
+        for done in info.steps:  # done, but the daemon stopped before its file was written
+            if done.status == DONE and done.handover and not Path(done.handover).exists():
+                await self._write_handover(run_id, workflow, Path(done.handover).parent, done.index)
         for step, record in zip(workflow.steps, info.steps):
             if record.status == DONE:
                 continue
@@ -254,21 +257,43 @@ class Workflows:
             if error is not None:
                 await self._stop(run_id, record.index, step.name, error)
                 return
-            path = None
-            if await self._handover_on(run_id):
-                current = (await self.journal.info(run_id)).steps[record.index - 1]
-                path = handover.write(info.cwd, handover.Handover(
-                    run=run_id, workflow=workflow.name, index=record.index, total=len(workflow.steps),
-                    step=step.name, role=step.role, participant=slot, agent=agent.id, cli=agent.provider.name,
-                    model=_model(agent), sent_at=current.started_at or 0.0, answered_at=time.time(), text=text,
-                    answer=answer))
-            await self.journal.step_done(run_id, record.index, answer, path)
+            on = await self._handover_on(run_id)
+            folder = handover.run_folder(info.cwd, run_id)
+            name = handover.file_name(record.index, step.role)
+            # Journal first, then the file from the journal: a crash in between leaves a file to write at resume,
+            # never a file that disagrees with the journal.
+            await self.journal.step_done(run_id, record.index, answer, str(folder / name) if on else None)
+            if on:
+                await self._write_handover(run_id, workflow, folder, record.index)
             outputs[step.name] = answer
             self._changed_now(run_id)
         await self.journal.set_run(run_id, COMPLETED)
         for agent in self._agents.pop(run_id, []):
             if agent is not None and agent.status.live:
                 asyncio.get_running_loop().create_task(agent.terminate(STOP_GRACE_S))
+
+    async def _write_handover(self, run_id: str, workflow: Workflow, folder: Path, index: int) -> None:
+        """The step's handover file, from what the journal holds for it."""
+        rec = (await self.journal.info(run_id)).steps[index - 1]
+        step = workflow.steps[index - 1]
+        row = await self._d.store.fetchone("SELECT spec FROM agents WHERE id=?", (rec.agent,))
+        try:
+            model = json.loads(row[0]).get("model") if row and row[0] else None
+        except ValueError:
+            model = None
+        rows = [
+            ("workflow", f"{workflow.name} (run {run_id})"),
+            ("step", f"{index} of {len(workflow.steps)}: {step.name}"),
+            ("from", f"caod workflow run {run_id}"),
+            ("to", f"agent {rec.agent}, participant {rec.participant}, as {step.role}"),
+            ("CLI", rec.provider or "?"),
+            ("model", model or "the CLI's default"),
+            ("sent", handover.when(rec.started_at or 0.0)),
+            ("answered", handover.when(rec.ended_at or 0.0)),
+        ]
+        h = handover.Handover(f"{workflow.name} · step {index}: {step.name} ({step.role})", rows, rec.agent or "?",
+                              rec.input or "", rec.output or "")
+        await asyncio.to_thread(handover.write_file, folder, handover.file_name(index, step.role), h)
 
     async def _timeout(self, run_id: str) -> float:
         row = await self._d.store.fetchone("SELECT step_timeout FROM workflow_runs WHERE id=?", (run_id,))
@@ -318,13 +343,6 @@ def _catch_up(workflow: Workflow, info: RunInfo, slot: int, text: str) -> str:
                      f"--- step {rec.index} ({step.name}), answered ---\n{rec.output or ''}")
     parts.append(f"--- now ---\n{text}")
     return "\n\n".join(parts)
-
-
-def _model(agent: Agent) -> str | None:
-    try:
-        return json.loads(agent.spec or "{}").get("model")
-    except ValueError:
-        return None
 
 
 __all__ = ["INTERRUPTED", "Workflows"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from caod.protocol import RunInfo, StepRecord
 from caod.workflows.definitions import Workflow, parse
-from caod.workflows.handover import run_folder
+from caod.handover import run_folder
 
 if TYPE_CHECKING:
     from caod.store import Store

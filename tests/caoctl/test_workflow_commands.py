@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from caod.workflows.handover import parse_sections
+from caod.handover import parse_sections
 
 ECHO = {"reply": "[{name} turn {turn}] {text}", "think": 0.05}
 

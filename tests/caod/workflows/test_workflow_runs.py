@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from caod.workflows.handover import parse_sections
+from caod.handover import parse_sections
 
 WORKFLOWS = {  # name -> each step's participant index, as the built-in files say
     "collaborative": [0, 1, 0],
@@ -121,6 +121,8 @@ def test_a_step_whose_agent_exits_stops_the_run_and_resume_finishes_it(workflow_
     proposal = run.steps[0].output
     assert [p.name for p in (tmp_path / ".caod" / "handover" / run.id).iterdir()] == ["turn_1_proposer.md"]
     first.stop()  # the problem is fixed (here: the critic no longer exits) and the run resumed
+    # as if the daemon had died between journaling step 1 and writing its file: resume writes it from the journal
+    (tmp_path / ".caod" / "handover" / run.id / "turn_1_proposer.md").unlink()
     second = workflow_daemons(like=first)
     client = second.client()
     assert client.call("workflow.get_run", {"run": run.id}).status == "stopped"  # a stopped run stays stopped
