@@ -13,6 +13,7 @@ from caod import systemd
 from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.handlers import HANDLERS
+from caod.handover.sessions import SessionHandovers
 from caod.inbox import Inbox
 from caod.memory import Memory
 from caod.notices import Notices
@@ -48,6 +49,7 @@ class Daemon:
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
+        self.handovers = SessionHandovers()  # handoffs, assigns and messages as Markdown files (caod.handover)
         self.workflows = Workflows(self)  # fixed sequences of turns across participants, journaled
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)

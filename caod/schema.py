@@ -170,6 +170,9 @@ async def prepare(db: aiosqlite.Connection) -> int:
     if 0 < version < 3:  # v2 databases lack what an exited agent is queried by
         for column in ("reason", "last_answer", "screen", "history"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
+    sessions = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(sessions)")}
+    if "handover" not in sessions:  # added with handover files: sessions from before write them too
+        await db.execute("ALTER TABLE sessions ADD COLUMN handover INTEGER NOT NULL DEFAULT 1")
     columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(messages)")}
     if "taken_at" not in columns:  # added after v2 shipped
         await db.execute("ALTER TABLE messages ADD COLUMN taken_at REAL")

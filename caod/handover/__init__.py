@@ -39,6 +39,15 @@ def folder_for(cwd: str, name: str) -> Path:
     return Path(cwd) / ".caod" / "handover" / name
 
 
+def allowed(cwd: str) -> bool:
+    """Whether files may go under `cwd`: not in a folder anyone may write to, like /tmp
+    (another user could have made .caod there, and our files would land in it)."""
+    try:
+        return not paths.shared_sticky(os.stat(cwd))
+    except OSError:
+        return False
+
+
 def run_folder(cwd: str, run_id: str) -> Path:
     return folder_for(cwd, run_id)
 

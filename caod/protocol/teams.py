@@ -66,6 +66,7 @@ class LaunchParams(Params):
     rows: int = 40
     cols: int = 120
     isolate_home: bool = False  # a private HOME per agent (workers inherit it), as agent.spawn's
+    handover: bool = True  # handoffs, assigns and messages as Markdown files in <cwd>/.caod/handover/<session>/
 
 
 class LaunchResult(Result):

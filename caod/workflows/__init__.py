@@ -257,7 +257,7 @@ class Workflows:
             if error is not None:
                 await self._stop(run_id, record.index, step.name, error)
                 return
-            on = await self._handover_on(run_id)
+            on = await self._handover_on(run_id) and handover.allowed(info.cwd)
             folder = handover.run_folder(info.cwd, run_id)
             name = handover.file_name(record.index, step.role)
             # Journal first, then the file from the journal: a crash in between leaves a file to write at resume,
