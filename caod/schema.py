@@ -171,8 +171,8 @@ async def prepare(db: aiosqlite.Connection) -> int:
         for column in ("reason", "last_answer", "screen", "history"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
     sessions = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(sessions)")}
-    if "handover" not in sessions:  # added with handover files: sessions from before write them too
-        await db.execute("ALTER TABLE sessions ADD COLUMN handover INTEGER NOT NULL DEFAULT 1")
+    if "handover" not in sessions:  # added with handover files (off for sessions from before)
+        await db.execute("ALTER TABLE sessions ADD COLUMN handover INTEGER NOT NULL DEFAULT 0")
     columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(messages)")}
     if "taken_at" not in columns:  # added after v2 shipped
         await db.execute("ALTER TABLE messages ADD COLUMN taken_at REAL")

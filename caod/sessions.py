@@ -36,7 +36,7 @@ class Session:
     ended_at: float | None = None
     supervisor: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    handover: bool = True  # write handoffs, assigns and messages as Markdown files (caod.handover.sessions)
+    handover: bool = False  # write handoffs, assigns and messages as Markdown files (caod.handover.sessions)
 
     @property
     def active(self) -> bool:

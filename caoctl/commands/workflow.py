@@ -55,7 +55,8 @@ def show(ctx, name, as_json):
 def _step_line(run: RunInfo, index: int) -> str:
     s = run.steps[index - 1]
     took = f" in {s.ended_at - s.started_at:.1f}s" if s.ended_at and s.started_at else ""
-    head = f"step {s.index}/{len(run.steps)} {s.name} ({s.role}, {s.provider or '?'} agent {s.agent or '?'}): {s.status}"
+    who = f"{s.provider or '?'} agent {s.agent or '?'}"
+    head = f"step {s.index}/{len(run.steps)} {s.name} ({s.role}, {who}): {s.status}"
     return head + took + (f"\n    → {s.handover}" if s.handover else "")
 
 
@@ -88,7 +89,8 @@ def _finish(run: RunInfo, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--task", required=True, help="What the participants work on ({task} in the steps).")
 @click.option("--with", "participants", required=True, metavar="A,B",
-              help="Profiles or providers, comma-separated: the first is participant 0, and so on. One runs every step.")
+              help="Profiles or providers, comma-separated: the first is participant 0, and so on; "
+                   "one runs every step.")
 @click.option("--working-directory", "cwd", type=click.Path(file_okay=False), default=None,
               help="The agents' folder (default: this one); handover files go in its .caod/handover/.")
 @click.option("--no-handover", is_flag=True, help="Write no handover files.")

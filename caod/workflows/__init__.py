@@ -274,7 +274,8 @@ class Workflows:
 
     async def _write_handover(self, run_id: str, workflow: Workflow, folder: Path, index: int) -> None:
         """The step's handover file, from what the journal holds for it."""
-        rec = (await self.journal.info(run_id)).steps[index - 1]
+        info = await self.journal.info(run_id)
+        rec = info.steps[index - 1]
         step = workflow.steps[index - 1]
         row = await self._d.store.fetchone("SELECT spec FROM agents WHERE id=?", (rec.agent,))
         try:
@@ -285,7 +286,7 @@ class Workflows:
             ("workflow", f"{workflow.name} (run {run_id})"),
             ("step", f"{index} of {len(workflow.steps)}: {step.name}"),
             ("from", f"caod workflow run {run_id}"),
-            ("to", f"agent {rec.agent}, participant {rec.participant}, as {step.role}"),
+            ("to", f"agent {rec.agent}, participant {rec.participant % len(info.participants)}, as {step.role}"),
             ("CLI", rec.provider or "?"),
             ("model", model or "the CLI's default"),
             ("sent", handover.when(rec.started_at or 0.0)),

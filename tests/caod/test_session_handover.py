@@ -50,7 +50,7 @@ def say(client, text: str, session="h1") -> str:
 def test_handoff_assign_and_report_are_numbered_files_with_what_each_agent_got(team, tmp_path, wait_status,
                                                                                 wait_for):
     client = team.client()
-    sup = launch(client, tmp_path, wait_status)
+    sup = launch(client, tmp_path, wait_status, handover=True)
     folder = tmp_path / ".caod" / "handover" / "h1"
     assert say(client, "delegate: make the parser faster").startswith("worker said: did: ")
     handoff = wait_for(lambda: sorted(folder.glob("turn_1_*.md")), "the handoff's file")
@@ -79,9 +79,9 @@ def test_handoff_assign_and_report_are_numbered_files_with_what_each_agent_got(t
     assert oct(os.stat(tmp_path / ".caod").st_mode & 0o777) == "0o700"
 
 
-def test_no_handover_session_writes_nothing(team, tmp_path, wait_status):
+def test_a_session_writes_no_handover_files_unless_asked(team, tmp_path, wait_status):
     client = team.client()
-    launch(client, tmp_path, wait_status, session="h2", handover=False)
+    launch(client, tmp_path, wait_status, session="h2")
     assert say(client, "delegate: tidy up", session="h2").startswith("worker said: did: ")
     assert client.call("session.get", {"session": "h2"}).active
     assert not (tmp_path / ".caod").exists()

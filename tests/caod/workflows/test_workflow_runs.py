@@ -70,6 +70,7 @@ def test_each_builtin_workflow_runs_across_two_providers_with_handover_files(wor
     run = run_to_end(client, workflow, "make the cache thread-safe", tmp_path)
     assert run.status == "completed", run
     assert [s.participant for s in run.steps] == WORKFLOWS[workflow]
+    instructions = [s.instruction for s in client.call("workflow.show", {"name": workflow}).steps]
     turns = {0: 0, 1: 0}
     outputs: dict[str, str] = {}
     for s in run.steps:
@@ -81,7 +82,7 @@ def test_each_builtin_workflow_runs_across_two_providers_with_handover_files(wor
         # the instruction's {task} and {steps.NAME} were filled in with the task and earlier answers
         assert "make the cache thread-safe" in s.input or any(o in s.input for o in outputs.values())
         for earlier, output in outputs.items():
-            if f"{{steps.{earlier}}}" in client.call("workflow.show", {"name": workflow}).steps[s.index - 1].instruction:
+            if f"{{steps.{earlier}}}" in instructions[s.index - 1]:
                 assert output in s.input
         outputs[s.name] = s.output
     assert len({s.agent for s in run.steps}) == len(set(WORKFLOWS[workflow]))  # each participant spawned once
