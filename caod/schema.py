@@ -152,6 +152,11 @@ CREATE TABLE IF NOT EXISTS workflow_steps (
     status TEXT NOT NULL, agent TEXT, provider TEXT, input TEXT, output TEXT, error TEXT,
     started_at REAL, ended_at REAL, handover TEXT, PRIMARY KEY (run, idx)
 );
+-- Each handoff, assign and message in a session, for its export (caod.handover.sessions).
+CREATE TABLE IF NOT EXISTS session_turns (
+    id INTEGER PRIMARY KEY, session TEXT NOT NULL, kind TEXT NOT NULL, sender TEXT NOT NULL, receiver TEXT NOT NULL,
+    text TEXT NOT NULL, answer TEXT, note TEXT, at REAL NOT NULL
+);
 """
 
 # Batches committed so far, compared with the mark file at start.

@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from caod.handover import Handover, file_name, folder_for, next_number, when, write_file
+from caod.handover import Handover, allowed, file_name, folder_for, next_number, when, write_file
 from caod.logs import log
 
 if TYPE_CHECKING:
     from caod.agent import Agent
     from caod.sessions import Session
+    from caod.store import Store
 
 
 def _who(agent: "Agent") -> str:
@@ -35,14 +36,19 @@ def _model(agent: "Agent") -> str:
 
 
 class SessionHandovers:
-    def __init__(self):
+    def __init__(self, store: "Store"):
+        self._store = store
         self._next: dict[Path, int] = {}
         self._writing: set[asyncio.Task] = set()
 
     def record(self, session: "Session", kind: str, sender: "Agent", receiver: "Agent", text: str,
                answer: str | None = None, note: str | None = None, sent_at: float | None = None) -> Path | None:
-        """Queue the file for one exchange; returns its path (None when the session writes none)."""
-        if not session.handover:
+        """Journal one exchange (for session export) and queue its file; returns the file's path
+        (None when the session writes none)."""
+        self._store.write("INSERT INTO session_turns (session, kind, sender, receiver, text, answer, note, at) "
+                          "VALUES (?,?,?,?,?,?,?,?)", (session.name, kind, sender.id, receiver.id, text, answer, note,
+                                                       sent_at or time.time()))
+        if not (session.handover and allowed(session.cwd)):
             return None
         folder = folder_for(session.cwd, session.name)
         number = self._next.get(folder) or next_number(folder)  # numbers go on after a daemon restart

@@ -25,7 +25,7 @@ from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, T
 from caod.protocol.teams import (
     AnswerParams, AssignParams, AssignResult, HandoffParams, HandoffResult, InboxListParams, InboxSendParams,
     InstallParams, LaunchParams, LaunchResult, MessageInfo, MessageList, ProfileInfo, ProfileList, ProfileRef,
-    SendMessageParams, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
+    SendMessageParams, SessionExport, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
     ShutdownParams, ShutdownResult, TokenParams,
 )
 from caod.protocol.worktrees import (
@@ -70,6 +70,7 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "session.get": (SessionRef, SessionInfo),
     "session.send": (SessionSendParams, SendResult),
     "session.shutdown": (ShutdownParams, ShutdownResult),
+    "session.export": (SessionRef, SessionExport),
     "orch.handoff": (HandoffParams, HandoffResult),
     "orch.assign": (AssignParams, AssignResult),
     "orch.send_message": (SendMessageParams, MessageInfo),
@@ -121,7 +122,7 @@ __all__ = [
     "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",
     "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "ProviderCheck", "ProviderChecks",
     "ProviderListParams", "Request", "ResizeParams",
-    "Response", "Result", "SendMessageParams", "SendParams", "SendResult", "SessionInfo", "SessionList",
+    "Response", "Result", "SendMessageParams", "SendParams", "SessionExport", "SendResult", "SessionInfo", "SessionList",
     "SessionListParams", "SessionRef", "SessionSendParams", "ShutdownParams", "ShutdownResult", "SpawnParams",
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
     "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",

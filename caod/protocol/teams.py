@@ -80,6 +80,10 @@ class SessionRef(Params):
     session: str
 
 
+class SessionExport(Result):
+    markdown: str  # the whole conversation as one document (caod.handover.export)
+
+
 class SessionListParams(Params):
     all: bool = False  # include ended sessions
 

@@ -85,3 +85,25 @@ def test_a_session_writes_no_handover_files_unless_asked(team, tmp_path, wait_st
     assert say(client, "delegate: tidy up", session="h2").startswith("worker said: did: ")
     assert client.call("session.get", {"session": "h2"}).active
     assert not (tmp_path / ".caod").exists()
+
+
+def test_session_export_holds_the_whole_conversation_in_time_order(team, tmp_path, wait_status, wait_for):
+    client = team.client()
+    sup = launch(client, tmp_path, wait_status, session="h3")  # no handover files: the export needs none
+    say(client, "delegate: make the parser faster", session="h3")
+    worker = json.loads(say(client, "assign: review parser", session="h3").removeprefix("assigned "))["agent_id"]
+
+    def exported():
+        text = client.call("session.export", {"session": "h3"}).markdown
+        return text if f"message: {worker} (reviewer) → {sup} (code_supervisor)" in text else None
+    text = wait_for(exported, "the worker's report in the export")
+    order = [text.index(s) for s in (
+        f"agent {sup} (code_supervisor) started",
+        f"you → {sup} (code_supervisor)", "delegate: make the parser faster",
+        f"handoff: {sup} (code_supervisor) →", "Answer:",
+        f"you → {sup} (code_supervisor)\n\n```text\nassign: review parser",
+        f"assign: {sup} (code_supervisor) → {worker} (reviewer)",
+        f"message: {worker} (reviewer) → {sup} (code_supervisor)", "review of parser: LGTM")]
+    assert order == sorted(order), text
+    assert text.startswith("# Session h3\n") and "## Latest answers" in text
+    assert not (tmp_path / ".caod").exists()
