@@ -49,7 +49,7 @@ class Daemon:
         self.worktrees = Worktrees(self)  # workers' git worktrees; kept across restarts until cleaned
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
-        self.handovers = SessionHandovers(self.store)  # handoffs, assigns and messages as Markdown files (caod.handover)
+        self.handovers = SessionHandovers(self.store)  # handoffs, assigns, messages: journal and files
         self.workflows = Workflows(self)  # fixed sequences of turns across participants, journaled
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)

@@ -122,7 +122,7 @@ __all__ = [
     "MAX_FRAME", "METHODS", "MessageInfo", "MessageList", "Notification", "Ok", "OutputMode", "OutputParams",
     "OutputResult", "Params", "ProfileInfo", "ProfileList", "ProfileRef", "ProviderCheck", "ProviderChecks",
     "ProviderListParams", "Request", "ResizeParams",
-    "Response", "Result", "SendMessageParams", "SendParams", "SessionExport", "SendResult", "SessionInfo", "SessionList",
+    "Response", "Result", "SendMessageParams", "SendParams", "SendResult", "SessionInfo", "SessionList",
     "SessionListParams", "SessionRef", "SessionSendParams", "ShutdownParams", "ShutdownResult", "SpawnParams",
     "SubscribeParams", "Subscribed", "TokenParams", "UNSET", "WaitParams", "encode_line", "encoder",
     "CleanResult", "DiffResult", "MergeResult", "OrchDiffParams", "OrchMergeParams", "WorktreeCleanParams",
@@ -130,6 +130,6 @@ __all__ = [
     "MemoryImported", "MemoryImportParams", "MemoryInfo", "MemoryKeyParams", "MemoryList", "MemoryListParams",
     "MemoryRecallParams", "MemoryStoreParams",
     "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
-    "RunInfo", "RunList", "RunListParams", "RunRef", "RunWaitParams", "StepRecord", "WorkflowInfo", "WorkflowList",
+    "SessionExport", "RunInfo", "RunList", "RunListParams", "RunRef", "RunWaitParams", "StepRecord", "WorkflowInfo", "WorkflowList",
     "WorkflowRef", "WorkflowRunParams", "WorkflowStepInfo",
 ]
