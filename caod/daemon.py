@@ -114,6 +114,7 @@ class Daemon:
                 self.socket_path.unlink()
             except FileNotFoundError:
                 pass
+        self.workflows.stop()  # its runs' agents end now: the runs are interrupted, not failed
         await self.agents.stop_all(STOP_GRACE_S)
         self.notifier.stop()  # after stop_all, so the agents' exits are queued too (unsent ones go at the next start)
         await self.store.close()

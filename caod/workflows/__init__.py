@@ -55,6 +55,11 @@ class Workflows:
         self._tasks: dict[str, asyncio.Task] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._agents: dict[str, list[Agent | None]] = {}  # live participants of runs in this daemon
+        self._stopping = False
+
+    def stop(self) -> None:
+        """The daemon is stopping: a step whose agent it ends leaves its run interrupted (resume continues it)."""
+        self._stopping = True
 
     async def load(self) -> None:
         interrupted = await self.journal.interrupt_unfinished()
@@ -327,7 +332,11 @@ class Workflows:
 
     async def _stop(self, run_id: str, idx: int, step: str, why: str) -> None:
         await self.journal.step_failed(run_id, idx, why)
-        await self.journal.set_run(run_id, STOPPED, f"step {idx} ({step}): {why}")
+        if self._stopping:
+            await self.journal.set_run(run_id, INTERRUPTED,
+                                       f"the daemon stopped during step {idx} ({step}): resume it to continue")
+        else:
+            await self.journal.set_run(run_id, STOPPED, f"step {idx} ({step}): {why}")
         self._changed_now(run_id)
 
 

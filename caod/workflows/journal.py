@@ -66,7 +66,10 @@ class Journal:
         """At start: runs a previous daemon left running are interrupted (resume continues them)."""
         rows = await self._store.fetchall("SELECT id FROM workflow_runs WHERE status=?", (RUNNING,))
         for (run_id,) in rows:
-            await self.set_run(run_id, INTERRUPTED, "the daemon stopped during the run: resume it to continue")
+            step = await self._store.fetchone(
+                "SELECT idx, name FROM workflow_steps WHERE run=? AND status != ? ORDER BY idx LIMIT 1", (run_id, DONE))
+            during = f"step {step[0]} ({step[1]})" if step else "the run"
+            await self.set_run(run_id, INTERRUPTED, f"the daemon stopped during {during}: resume it to continue")
         return [r[0] for r in rows]
 
     async def ids(self, prefix: str) -> list[str]:

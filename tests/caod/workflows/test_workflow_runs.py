@@ -177,3 +177,20 @@ def test_a_step_that_stops_at_a_prompt_stops_the_run_with_the_question(workflow_
     run = run_to_end(client, "collaborative", "clean up", tmp_path)
     assert run.status == "stopped" and [s.status for s in run.steps] == ["done", "failed", "pending"]
     assert run.reason.startswith("step 2 (critique): agent ") and "stopped at a prompt" in run.reason, run.reason
+
+
+def test_a_daemon_stopped_mid_step_leaves_the_run_interrupted_not_failed(workflow_daemons, tmp_path, wait_for):
+    first = workflow_daemons({"rules": [{"match": "^You are the critic", "reply": "late", "think": 60}],
+                              "default": ECHO})
+    client = first.client()
+    started = client.call("workflow.run", {"workflow": "collaborative", "task": "t", "participants": PROVIDERS,
+                                           "cwd": str(tmp_path)}, timeout=30)
+    wait_for(lambda: client.call("workflow.get_run", {"run": started.id}).steps[1].status == "running",
+             "the critique step running")
+    assert first.stop() == 0
+    client = workflow_daemons(like=first).client()
+    run = client.call("workflow.get_run", {"run": started.id})
+    assert run.status == "interrupted", run
+    assert run.reason == "the daemon stopped during step 2 (critique): resume it to continue"
+    client.call("workflow.resume", {"run": started.id}, timeout=30)
+    assert follow(client, started.id).status == "completed"
