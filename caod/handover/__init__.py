@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from caod import paths
@@ -31,7 +31,6 @@ class Handover:
     text: str
     answer: str | None = None  # None: a message, which has no answer of its own
     answer_note: str | None = None  # why there is no answer (the turn failed), shown instead
-    extra: dict = field(default_factory=dict)
 
 
 def folder_for(cwd: str, name: str) -> Path:
