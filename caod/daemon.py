@@ -14,6 +14,7 @@ from caod.agents import AgentManager
 from caod.events import EventBus
 from caod.flows import Flows
 from caod.handlers import HANDLERS
+from caod.handover.sessions import SessionHandovers
 from caod.inbox import Inbox
 from caod.memory import Memory
 from caod.notices import Notices
@@ -26,6 +27,7 @@ from caod.logs import log
 from caod.rpc import Dispatcher
 from caod.server import Server
 from caod.store import Store
+from caod.workflows import Workflows
 from caod.worktrees import Worktrees
 
 STOP_GRACE_S = 3.0
@@ -49,6 +51,8 @@ class Daemon:
         self.retention = Retention(self)  # exited agents' rows and files; caod --keep-exited
         self.notifier = Notifier(self)  # events to webhooks, the desktop, commands and plugins (caod.notify)
         self.flows = Flows(self)  # scheduled runs (one timer for the next due)
+        self.handovers = SessionHandovers(self.store)  # handoffs, assigns, messages: journal and files
+        self.workflows = Workflows(self)  # fixed sequences of turns across participants, journaled
         self.dispatcher = Dispatcher(HANDLERS)
         self.server = Server(self)
         self._listen_sock = listen_sock
@@ -75,6 +79,7 @@ class Daemon:
             await self.inbox.load()
             await self.notices.load()
             await self.flows.load()
+            await self.workflows.load()  # runs a previous daemon left running: interrupted
             self.results.start()
             if self._listen_sock is not None:
                 await self.server.start(sock=self._listen_sock)
@@ -114,6 +119,7 @@ class Daemon:
                 self.socket_path.unlink()
             except FileNotFoundError:
                 pass
+        self.workflows.stop()  # its runs' agents end now: the runs are interrupted, not failed
         await self.agents.stop_all(STOP_GRACE_S)
         self.notifier.stop()  # after stop_all, so the agents' exits are queued too (unsent ones go at the next start)
         await self.store.close()

@@ -13,6 +13,7 @@ import time
 from caod import fanout
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.exited import ExitedAgent
+from caod.inbox import format_message
 from caod.inputs import sanitize
 from caod.launching import working_directory
 from caod.protocol import (
@@ -97,18 +98,28 @@ class Orchestrator:
         self._d.results.expect(worker)
         # The turn goes on if the caller hangs up (its CLI gave up on the tool call):
         # its result then reaches the caller's inbox.
-        work = asyncio.ensure_future(self._handoff_turn(worker, p))
+        sent: list[str] = []  # the task as the worker got it (with its memory brief)
+        work = asyncio.ensure_future(self._handoff_turn(worker, p, sent))
+        work.add_done_callback(lambda w: self._handed_over(session, caller, worker, sent, w))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             self._d.results.deliver_late(caller, worker.id, work)
             raise
 
-    async def _handoff_turn(self, worker: Agent, p: HandoffParams) -> HandoffResult:
+    def _handed_over(self, session: Session, caller: Agent, worker: Agent, sent: list[str], work) -> None:
+        if sent and not work.cancelled() and work.exception() is None:
+            result = work.result()
+            self._d.handovers.record(session, "handoff", caller, worker, sent[0],
+                                     answer=result.output if result.success else None,
+                                     note=None if result.success else (result.error or "no answer"))
+
+    async def _handoff_turn(self, worker: Agent, p: HandoffParams, sent: list[str]) -> HandoffResult:
         started = time.monotonic()
         waiting = False
         try:
             task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
+            sent.append(task)
             turn = await run_turn(worker, task, p.timeout, end_on=HANDOFF_ENDS)
             waiting = turn.ended is Status.WAITING
         except (NotReady, TimeoutError):
@@ -152,7 +163,10 @@ class Orchestrator:
             self._d.results.expect(worker)
             # Queued in the durable inbox: delivered the moment the worker is ready.
             task = await self._d.memory.briefed(worker, p.message, self._d.sessions.profile(p.agent_profile).memory)
-            await self._d.inbox.post(caller.id, worker, task + REPORT_BACK.format(caller=caller.id))
+            text = task + REPORT_BACK.format(caller=caller.id)
+            await self._d.inbox.post(caller.id, worker, text)
+            self._d.handovers.record(session, "assign", caller, worker, format_message(caller.id, text),
+                                     note="assigned: the worker reports back with send_message (a later turn)")
 
         if fan is None:
             workers = [await start(p.provider, p.use_worktree)]
@@ -170,7 +184,9 @@ class Orchestrator:
             raise RpcError(ErrorCode.INVALID_PARAMS, "an agent cannot send a message to itself")
         if not isinstance(receiver, Agent) or not receiver.status.live:
             raise RpcError(ErrorCode.AGENT_EXITED, f"agent {receiver.id} has exited; the message was not stored")
-        return await self._d.inbox.post(caller.id, receiver, p.message)
+        posted = await self._d.inbox.post(caller.id, receiver, p.message)
+        self._d.handovers.record(session, "message", caller, receiver, format_message(caller.id, p.message))
+        return posted
 
     async def answer_user_prompt(self, p: AnswerParams) -> AgentInfo:
         _caller, session = self._supervisor(p.token, "answer another agent's prompt")

@@ -163,6 +163,25 @@ CREATE TABLE IF NOT EXISTS flow_runs (
 CREATE INDEX IF NOT EXISTS flow_runs_by_flow ON flow_runs(flow, id);
 """
 
+# Workflow runs (caod.workflows): each run, and each step's input, output, agent and times.
+WORKFLOW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, definition TEXT NOT NULL, task TEXT NOT NULL,
+    participants TEXT NOT NULL, agents TEXT NOT NULL, cwd TEXT NOT NULL, handover INTEGER NOT NULL,
+    step_timeout REAL NOT NULL, status TEXT NOT NULL, reason TEXT, created_at REAL NOT NULL, ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS workflow_steps (
+    run TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, participant INTEGER NOT NULL,
+    status TEXT NOT NULL, agent TEXT, provider TEXT, input TEXT, output TEXT, error TEXT,
+    started_at REAL, ended_at REAL, handover TEXT, PRIMARY KEY (run, idx)
+);
+-- Each handoff, assign and message in a session, for its export (caod.handover.sessions).
+CREATE TABLE IF NOT EXISTS session_turns (
+    id INTEGER PRIMARY KEY, session TEXT NOT NULL, kind TEXT NOT NULL, sender TEXT NOT NULL, receiver TEXT NOT NULL,
+    text TEXT NOT NULL, answer TEXT, note TEXT, at REAL NOT NULL
+);
+"""
+
 # Batches committed so far, compared with the mark file at start.
 META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
 COUNT_COMMIT = "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
@@ -172,13 +191,16 @@ NEWEST_MESSAGE = "SELECT COALESCE(MAX(id), 0) FROM messages"
 async def prepare(db: aiosqlite.Connection) -> int:
     """Create what is missing, migrate, commit; returns the count of batches committed so far."""
     version = (await db.execute_fetchall("PRAGMA user_version"))[0][0]
-    await db.executescript(SCHEMA + META)
+    await db.executescript(SCHEMA + WORKFLOW_SCHEMA + META)
     if 0 < version < 2:  # v1 databases lack the orchestration columns
         for column in ("session", "profile", "role", "parent", "spec"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
     if 0 < version < 3:  # v2 databases lack what an exited agent is queried by
         for column in ("reason", "last_answer", "screen", "history"):
             await db.execute(f"ALTER TABLE agents ADD COLUMN {column} TEXT")
+    sessions = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(sessions)")}
+    if "handover" not in sessions:  # added with handover files (off for sessions from before)
+        await db.execute("ALTER TABLE sessions ADD COLUMN handover INTEGER NOT NULL DEFAULT 0")
     columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(messages)")}
     if "taken_at" not in columns:  # added after v2 shipped
         await db.execute("ALTER TABLE messages ADD COLUMN taken_at REAL")

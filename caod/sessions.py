@@ -36,6 +36,7 @@ class Session:
     ended_at: float | None = None
     supervisor: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    handover: bool = False  # write handoffs, assigns and messages as Markdown files (caod.handover.sessions)
 
     @property
     def active(self) -> bool:
@@ -50,9 +51,11 @@ class SessionManager:
         self._launching: set[str] = set()  # names of sessions whose supervisor is starting
 
     async def load(self) -> None:
-        rows = await self._d.store.fetchall("SELECT name, cwd, created_at, ended_at, supervisor, env FROM sessions")
-        for name, cwd, created, ended, supervisor, env in rows:
-            self.sessions[name] = Session(name, cwd, created, ended, supervisor, json.loads(env or "{}"))
+        rows = await self._d.store.fetchall(
+            "SELECT name, cwd, created_at, ended_at, supervisor, env, handover FROM sessions")
+        for name, cwd, created, ended, supervisor, env, handover in rows:
+            self.sessions[name] = Session(name, cwd, created, ended, supervisor, json.loads(env or "{}"),
+                                          handover != 0)
 
     def get(self, name: str) -> Session:
         session = self.sessions.get(name)
@@ -98,7 +101,7 @@ class SessionManager:
         for key in p.env:
             if not key or "=" in key or "\0" in key:
                 raise RpcError(ErrorCode.INVALID_PARAMS, f"bad environment variable name: {key!r}")
-        session = Session(name, cwd, time.time(), env=dict(p.env))
+        session = Session(name, cwd, time.time(), env=dict(p.env), handover=p.handover)
         self._launching.add(name)  # the supervisor starts off the loop: the name is taken meanwhile
         try:
             supervisor = await self.spawn_from_profile(profile, session, provider=p.provider, model=p.model,
@@ -110,8 +113,9 @@ class SessionManager:
         self.sessions[name] = session
         try:
             await self._d.store.commit(
-                "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env) VALUES (?,?,?,?,?,?)",
-                (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env)),
+                "INSERT OR REPLACE INTO sessions (name, cwd, created_at, ended_at, supervisor, env, handover) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (name, cwd, session.created_at, None, supervisor.id, json.dumps(session.env), int(session.handover)),
             )
             self._d.bus.publish(EventKind.SESSION, supervisor.id, detail={"session": name, "state": "launched"})
             if p.task:  # queued: delivered the moment the supervisor is ready, and durable

@@ -446,3 +446,59 @@ def agent_token(client: Client, agent_id: str) -> str:
 @pytest.fixture(name="agent_token")
 def _agent_token_fixture():
     return agent_token
+
+
+# ---------------------------------------------------------------- workflows
+
+# The scripted agent under another name ({name} = "twin" in its replies): workflows across two providers.
+TWIN_PROVIDER = """
+name = "twin"
+description = "the scripted agent under another name"
+command = [{python}, "-P", "-m", "providers.scripted_cli", "--name", "twin"]
+verified = "scripted"
+system_prompt_args = ["--system-prompt-file", "${{prompt_file}}"]
+mcp_args = ["--mcp-config", "${{mcp_config}}"]
+
+[[patterns]]
+status = "waiting_user_answer"
+regex = "^\\\\? Do you want to proceed\\\\?"
+region = 6
+
+[[patterns]]
+status = "processing"
+regex = "esc to interrupt"
+region = 3
+
+[[patterns]]
+status = "error"
+regex = "^  ✗ error · "
+region = 2
+
+[[patterns]]
+status = "idle"
+regex = "^  ready · \\\\? for help"
+region = 2
+
+[answer]
+start = "^● "
+stop = "^(╭|> |✗ Error: |Goodbye\\\\.$|\\\\^C$)"
+indent = "  "
+"""
+# Each answer names the agent and its turn, then repeats exactly what it was sent.
+ECHO_RULES: dict = {"rules": [], "default": {"reply": "[{name} turn {turn}] {text}", "think": 0.05}}
+
+
+@pytest.fixture
+def workflow_daemons(daemon_factory, tmp_path):
+    """make(rules=None, like=None): a daemon that knows the `twin` provider, its agents
+    following `rules` (default ECHO_RULES); `like` restarts on another daemon's home."""
+    folder = tmp_path / "providers"
+    folder.mkdir(exist_ok=True)
+    (folder / "twin.toml").write_text(TWIN_PROVIDER.format(python=json.dumps(sys.executable)))
+
+    def make(rules: dict | None = None, like: DaemonProcess | None = None) -> DaemonProcess:
+        d = daemon_factory.same(like, start=False) if like is not None else daemon_factory.new(start=False)
+        d.env["CAOD_PROVIDERS_DIR"] = str(folder)
+        d.env["CAO_SCRIPTED_RULES"] = json.dumps(rules or ECHO_RULES)
+        return d.start()
+    return make

@@ -25,13 +25,16 @@ from caod.protocol import LaunchParams
 @click.option("--yolo", is_flag=True, help="Let the agents skip their permission prompts.")
 @click.option("--isolate-home", is_flag=True,
               help="Give every agent of the session a private HOME with its provider's config files.")
+@click.option("--handover/--no-handover", default=False,
+              help="Write each handoff, assign and message as a Markdown file in .caod/handover/SESSION/ "
+                   "(default: off).")
 @click.option("--env", "-e", multiple=True, callback=env_pairs, metavar="K=V",
               help="Environment for every agent of the session (repeatable).")
 @json_option
 @click.argument("task", required=False)
 @click.pass_context
-def command(ctx, profile, provider, session_name, working_directory, model, headless, yolo, isolate_home, env,
-            as_json, task):
+def command(ctx, profile, provider, session_name, working_directory, model, headless, yolo, isolate_home, handover,
+            env, as_json, task):
     """Start a session: its supervisor from PROFILE, then TASK (queued until it is ready).
 
     Starts a daemon first if none runs (as `caoctl daemon start` does; it
@@ -45,7 +48,7 @@ def command(ctx, profile, provider, session_name, working_directory, model, head
     with connect(ctx) as c:
         result = c.call("session.launch", LaunchParams(
             profile=profile, provider=provider, session=session_name, cwd=cwd, model=model, yolo=yolo, task=task,
-            env=env, isolate_home=isolate_home))
+            env=env, isolate_home=isolate_home, handover=handover))
     if as_json:
         emit_json(result)
         return

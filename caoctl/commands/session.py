@@ -107,3 +107,25 @@ def send(ctx, name, message, agent, is_async, timeout, as_json):
     if result.ended is Status.WAITING:
         raise CommandFailed(f"agent {result.agent.id} is waiting for an answer", EXIT_WAITING)
     raise CommandFailed(f"agent {result.agent.id} ended the turn with status {result.ended.value}", EXIT_FAILED)
+
+
+@command.command("export")
+@click.argument("name", shell_complete=session_names)
+@click.option("--markdown", "as_markdown", is_flag=True, required=True,
+              help="As one Markdown document (the only format so far).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to FILE instead of standard output.")
+@click.pass_context
+def export(ctx, name, as_markdown, out):
+    """Write a session's whole conversation: every agent, in time order, tasks, handoffs and answers."""
+    with connect(ctx) as c:
+        text = c.call("session.export", SessionRef(session=name), timeout=60).markdown
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise CommandFailed(f"cannot write {out}: {e.strerror}") from None
+    click.echo(f"wrote {out}")

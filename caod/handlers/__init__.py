@@ -1,6 +1,8 @@
 """One module per method namespace; each exports HANDLERS = {method: handler}."""
 
-from caod.handlers import agent, daemon, events, flow, inbox, memory, notify, orch, profile, provider, session, worktree
+from caod.handlers import (
+    agent, daemon, events, flow, inbox, memory, notify, orch, profile, provider, session, workflow, worktree,
+)
 
 HANDLERS = {
     **daemon.HANDLERS,
@@ -15,4 +17,5 @@ HANDLERS = {
     **memory.HANDLERS,
     **notify.HANDLERS,
     **flow.HANDLERS,
+    **workflow.HANDLERS,
 }

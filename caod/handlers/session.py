@@ -8,6 +8,7 @@ import time
 from caod.agent import Agent, AgentBusy, AgentGone
 from caod.exited import exit_data
 from caod.handlers.agent import check_timeout, turn_result
+from caod.handover.export import markdown
 from caod.inbox import USER, NotTaken
 from caod.inputs import sanitize
 from caod.protocol import (
@@ -15,6 +16,7 @@ from caod.protocol import (
     LaunchParams,
     LaunchResult,
     SendResult,
+    SessionExport,
     SessionInfo,
     SessionList,
     SessionListParams,
@@ -104,10 +106,15 @@ async def shutdown(ctx: Context, p: ShutdownParams) -> ShutdownResult:
     return ShutdownResult(done, count)
 
 
+async def export(ctx: Context, p: SessionRef) -> SessionExport:
+    return SessionExport(await markdown(ctx.daemon.store, ctx.daemon.sessions.get(p.session)))
+
+
 HANDLERS = {
     "session.launch": launch,
     "session.list": list_sessions,
     "session.get": get,
     "session.send": send,
     "session.shutdown": shutdown,
+    "session.export": export,
 }

@@ -28,12 +28,16 @@ from caod.protocol.results import EndWorkerParams, GetResultParams, TeamAgent, T
 from caod.protocol.teams import (
     AnswerParams, AssignParams, AssignResult, HandoffParams, HandoffResult, InboxListParams, InboxSendParams,
     InstallParams, LaunchParams, LaunchResult, MessageInfo, MessageList, ProfileInfo, ProfileList, ProfileRef,
-    SendMessageParams, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
+    SendMessageParams, SessionExport, SessionInfo, SessionList, SessionListParams, SessionRef, SessionSendParams,
     ShutdownParams, ShutdownResult, TokenParams,
 )
 from caod.protocol.worktrees import (
     CleanResult, DiffResult, MergeResult, OrchDiffParams, OrchMergeParams, WorktreeCleanParams, WorktreeDiffParams,
     WorktreeInfo, WorktreeList, WorktreeListParams, WorktreeMergeParams,
+)
+from caod.protocol.workflows import (
+    RunInfo, RunList, RunListParams, RunRef, RunWaitParams, StepRecord, WorkflowInfo, WorkflowList, WorkflowRef,
+    WorkflowRunParams, WorkflowStepInfo,
 )
 from caod.protocol.wire import (
     AgentInfo, ErrorCode, ErrorObject, Event, JSONRPC, MAX_FRAME, Notification, Params, Request, Response,
@@ -69,6 +73,7 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "session.get": (SessionRef, SessionInfo),
     "session.send": (SessionSendParams, SendResult),
     "session.shutdown": (ShutdownParams, ShutdownResult),
+    "session.export": (SessionRef, SessionExport),
     "orch.handoff": (HandoffParams, HandoffResult),
     "orch.assign": (AssignParams, AssignResult),
     "orch.send_message": (SendMessageParams, MessageInfo),
@@ -103,6 +108,13 @@ METHODS: dict[str, tuple[type[Params], type[Result]]] = {
     "flow.disable": (FlowRef, FlowInfo),
     "flow.remove": (FlowRef, FlowInfo),
     "flow.history": (FlowHistoryParams, FlowHistory),
+    "workflow.list": (Empty, WorkflowList),
+    "workflow.show": (WorkflowRef, WorkflowInfo),
+    "workflow.run": (WorkflowRunParams, RunInfo),
+    "workflow.resume": (RunRef, RunInfo),
+    "workflow.runs": (RunListParams, RunList),
+    "workflow.get_run": (RunRef, RunInfo),
+    "workflow.wait": (RunWaitParams, RunInfo),
 }
 
 encoder = msgspec.json.Encoder()
@@ -130,4 +142,6 @@ __all__ = [
     "MemoryRecallParams", "MemoryStoreParams",
     "NotifyAdded", "NotifyAddParams", "NotifyList", "NotifyRef", "NotifyTested", "PluginInfo", "SinkInfo",
     "FlowAddParams", "FlowHistory", "FlowHistoryParams", "FlowInfo", "FlowList", "FlowListParams", "FlowRef", "FlowRun",
+    "SessionExport", "RunInfo", "RunList", "RunListParams", "RunRef", "RunWaitParams", "StepRecord", "WorkflowInfo", "WorkflowList",
+    "WorkflowRef", "WorkflowRunParams", "WorkflowStepInfo",
 ]

@@ -66,6 +66,9 @@ class LaunchParams(Params):
     rows: int = 40
     cols: int = 120
     isolate_home: bool = False  # a private HOME per agent (workers inherit it), as agent.spawn's
+    # Handoffs, assigns and messages as Markdown files in <cwd>/.caod/handover/<session>/. Off unless asked:
+    # in a repository they are new untracked files, which a team's merges must not find.
+    handover: bool = False
 
 
 class LaunchResult(Result):
@@ -75,6 +78,10 @@ class LaunchResult(Result):
 
 class SessionRef(Params):
     session: str
+
+
+class SessionExport(Result):
+    markdown: str  # the whole conversation as one document (caod.handover.export)
 
 
 class SessionListParams(Params):

@@ -50,6 +50,9 @@ class ErrorCode(enum.IntEnum):
     # Flows (caod.flows)
     NO_SUCH_FLOW = -32060
     INVALID_FLOW = -32061  # refused at flow.add: its file, schedule, profile or script
+    NO_SUCH_WORKFLOW = -32070  # no workflow file by that name
+    INVALID_WORKFLOW = -32071  # a workflow file that cannot be used (its message says why)
+    NO_SUCH_RUN = -32072  # no workflow run by that id
 
 
 # ---------------------------------------------------------------- envelopes
