@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 
 def test_the_printed_url_sets_an_httponly_strict_cookie_and_redirects_to_the_clean_url(web):
@@ -81,3 +82,15 @@ def test_a_host_other_than_loopback_needs_the_explicit_flag(daemon, caoctl, one_
 def test_without_a_daemon_it_says_so_in_one_line(daemon, caoctl, one_line_error):
     daemon.stop()
     one_line_error(caoctl(daemon, "web", "--port", "0"), 69, "no daemon answers")
+
+
+def test_the_page_never_puts_text_in_as_html():
+    """Agent output, names and messages reach the DOM only as text: no HTML sinks in the script."""
+    from importlib import resources
+
+    script = resources.files("caoctl.web").joinpath("static", "app.js").read_text()
+    assert "textContent" in script
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script, sink
+    page = resources.files("caoctl.web").joinpath("static", "index.html").read_text()
+    assert "<script>" not in page and not re.search(r"\son[a-z]+\s*=", page)  # no inline script, no handlers
