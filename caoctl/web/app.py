@@ -28,7 +28,7 @@ from starlette.routing import Route
 from caoctl.errors import DaemonUnavailable, RpcFailure
 from caoctl.web import overview
 from caoctl.web.guard import Guard
-from caoctl.web.link import DaemonLink, ScreenFeed
+from caoctl.web.link import CLOSING, DaemonLink, ScreenFeed
 from caod.protocol import ErrorCode, InboxListParams, InboxSendParams, ListParams, OutputParams, SessionListParams
 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -85,8 +85,10 @@ def create_app(link: DaemonLink, host: str, port: int, token: str | None) -> Gua
         async def body():
             try:
                 yield _sse("hello", {"daemon_gone": link.hub.daemon_gone})
-                while True:
+                while not link.hub.closing:
                     e = await q.get()
+                    if e is CLOSING:
+                        return
                     if e is None:
                         yield _sse("daemon_gone", {})
                         return
@@ -110,17 +112,23 @@ def create_app(link: DaemonLink, host: str, port: int, token: str | None) -> Gua
             except (RpcFailure, DaemonUnavailable, ConnectionError):
                 feed = None  # it exited in between: the one screen is all there is
 
+        if feed is not None:
+            link.hub.feeds.add(feed)
+
         async def body():
             try:
                 yield _sse("screen", {"agent": first.agent, "status": first.status.value, "text": first.text})
                 while feed is not None and not feed.closed:
                     await feed.changed.wait()
                     feed.changed.clear()
+                    if link.hub.closing:
+                        return  # we stop (an agent that exits still gets its last screen sent, just below)
                     out = await link.call("agent.output", OutputParams(agent=first.agent))
                     yield _sse("screen", {"agent": out.agent, "status": out.status.value, "text": out.text})
                     await asyncio.sleep(SCREEN_GAP)
             finally:
                 if feed is not None:
+                    link.hub.feeds.discard(feed)
                     feed.stop()
 
         return StreamingResponse(body(), media_type="text/event-stream")

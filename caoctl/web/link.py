@@ -20,6 +20,7 @@ from caod.status import EventKind
 
 REPLAY = 1000  # recent events read at start: which agents are stalled right now
 QUEUE_LIMIT = 1000  # events one slow browser may fall behind before it is cut off
+CLOSING = "closing"  # put in each stream's queue when the dashboard stops
 
 
 class Hub:
@@ -29,6 +30,8 @@ class Hub:
         self.queues: set[asyncio.Queue] = set()
         self.stalled: dict[str, float] = {}  # agent id -> when it stalled (until its status changes)
         self.daemon_gone = False
+        self.closing = False
+        self.feeds: set["ScreenFeed"] = set()  # the open screen streams' attachments
 
     def publish(self, item: Event | None) -> None:
         """Called on the loop for each event; None: the daemon closed the subscription."""
@@ -43,6 +46,18 @@ class Hub:
                 q.put_nowait(item)
             except asyncio.QueueFull:  # that reader is stuck: end its stream (the page reconnects)
                 self.queues.discard(q)
+
+    def shut(self) -> None:
+        """End every open stream (we are stopping): a server waits for its responses to finish."""
+        self.closing = True
+        for q in list(self.queues):
+            try:
+                q.put_nowait(CLOSING)
+            except asyncio.QueueFull:
+                pass
+        for feed in list(self.feeds):
+            feed.closed = True
+            feed.changed.set()
 
     def open(self) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)

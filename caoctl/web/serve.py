@@ -44,12 +44,26 @@ def url_for(host: str, port: int, token: str | None) -> str:
     return f"http://{where}:{port}/" + (f"?token={token}" if token else "")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the open event streams when told to stop (they never end by themselves)."""
+
+    def __init__(self, config: uvicorn.Config, link: DaemonLink, loop: asyncio.AbstractEventLoop):
+        super().__init__(config)
+        self.link = link
+        self.loop = loop
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        # A signal handler may run between any two steps of the loop: hand the work to the loop.
+        self.loop.call_soon_threadsafe(self.link.hub.shut)
+
+
 async def _serve(link: DaemonLink, sock: socket.socket, host: str, port: int, token: str | None) -> None:
     link.start_events(asyncio.get_running_loop())
     try:
         config = uvicorn.Config(create_app(link, host, port, token), log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1)
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await _Server(config, link, asyncio.get_running_loop()).serve(sockets=[sock])
     finally:
         link.stop()
 

@@ -85,10 +85,10 @@ class Stream:
     def next_event(self) -> tuple[str, object]:
         name, data = None, []
         while True:
-            line = self.response.fp.readline()
+            line = self.response.readline()  # through the chunked framing
             if not line:
                 raise ConnectionError("the stream ended")
-            line = line.decode().rstrip("\n")
+            line = line.decode().rstrip("\r\n")
             if line.startswith("event: "):
                 name = line[7:]
             elif line.startswith("data: "):

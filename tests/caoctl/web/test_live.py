@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 
 import pytest
 
@@ -94,3 +96,23 @@ def test_an_agent_waiting_for_an_answer_is_at_the_top(team, web, ready_agent, se
     assert "Proceed with <script>alert(1)</script>?" in att["reason"]
     r = web.request("GET", "/api/overview")
     assert r.headers["Content-Type"] == "application/json" and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_sigterm_ends_open_streams_and_exits_cleanly(team, web, ready_agent):
+    a = ready_agent(team.client())
+    events, screen = web.stream("/api/stream/events"), web.stream(f"/api/stream/screen/{a.id}")
+    try:
+        assert events.next_event()[0] == "hello" and screen.next_event()[0] == "screen"
+        web.proc.terminate()
+        # at once, not after uvicorn's grace period; it re-raises SIGTERM once done, as a killed process ends
+        started = time.monotonic()
+        assert web.proc.wait(timeout=10) == -signal.SIGTERM
+        assert time.monotonic() - started < 1.0
+        for s in (events, screen):
+            with pytest.raises(ConnectionError):  # the server ended the stream
+                s.next_event()
+    finally:
+        events.close()
+        screen.close()
+    err = web.proc.stderr.read()
+    assert "ERROR" not in err and "Traceback" not in err, err
