@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+
+import pytest
 
 
 def test_the_printed_url_sets_an_httponly_strict_cookie_and_redirects_to_the_clean_url(web):
@@ -94,3 +98,12 @@ def test_the_page_never_puts_text_in_as_html():
         assert sink not in script, sink
     page = resources.files("caoctl.web").joinpath("static", "index.html").read_text()
     assert "<script>" not in page and not re.search(r"\son[a-z]+\s*=", page)  # no inline script, no handlers
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node to parse the script with")
+def test_the_pages_script_parses():
+    from importlib import resources
+
+    with resources.as_file(resources.files("caoctl.web").joinpath("static", "app.js")) as path:
+        r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
