@@ -7,6 +7,7 @@ GET  /api/agents/{id}/screen   an agent's rendered screen (agent.output)
 GET  /api/stream/events        every daemon event, live (SSE)
 GET  /api/stream/screen/{id}   an agent's screen each time its output changes (SSE)
 POST /api/agents/{id}/message  queue a message for the agent (inbox.send), JSON {"text": ...}
+POST /api/agents/{id}/answer   answer the prompt it waits at, typed in as `caoctl send` does, {"text": ...}
 
 guard.Guard wraps all of it (token cookie, Host, Origin, security headers).
 """
@@ -29,7 +30,10 @@ from caoctl.errors import DaemonUnavailable, RpcFailure
 from caoctl.web import overview
 from caoctl.web.guard import Guard
 from caoctl.web.link import CLOSING, DaemonLink, ScreenFeed
-from caod.protocol import ErrorCode, InboxListParams, InboxSendParams, ListParams, OutputParams, SessionListParams
+from caod.protocol import (
+    AgentRef, ErrorCode, InboxListParams, InboxSendParams, ListParams, OutputParams, SendParams, SessionListParams,
+)
+from caod.status import Status
 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 SCREEN_GAP = 0.05  # seconds between two screen pushes at most: a busy agent redraws far more often
@@ -50,6 +54,22 @@ def _error(e: Exception, status: int = 502) -> JSONResponse:
     if isinstance(e, RpcFailure):
         return JSONResponse({"error": e.message}, status_code=404 if e.code == ErrorCode.NO_SUCH_AGENT else status)
     return JSONResponse({"error": f"the daemon is not reachable: {e}"}, status_code=502)
+
+
+async def _posted_text(request: Request) -> str | Response:
+    """The "text" of a JSON body, or the response refusing it."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "send JSON"}, status_code=415)  # what a plain cross-site form cannot send
+    raw = await request.body()
+    if len(raw) > MAX_MESSAGE:
+        return JSONResponse({"error": "the text is too long"}, status_code=413)
+    try:
+        text = json.loads(raw)["text"]
+    except (ValueError, KeyError, TypeError):
+        text = None
+    if not isinstance(text, str):
+        return JSONResponse({"error": 'expected {"text": "..."}'}, status_code=400)
+    return text
 
 
 def create_app(link: DaemonLink, host: str, port: int, token: str | None) -> Guard:
@@ -134,21 +154,29 @@ def create_app(link: DaemonLink, host: str, port: int, token: str | None) -> Gua
         return StreamingResponse(body(), media_type="text/event-stream")
 
     async def send_message(request: Request) -> Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return JSONResponse({"error": "send JSON"}, status_code=415)  # a plain form cannot
-        raw = await request.body()
-        if len(raw) > MAX_MESSAGE:
-            return JSONResponse({"error": "the message is too long"}, status_code=413)
-        try:
-            text = json.loads(raw)["text"]
-            assert isinstance(text, str)
-        except (ValueError, KeyError, TypeError, AssertionError):
-            return JSONResponse({"error": 'expected {"text": "..."}'}, status_code=400)
+        text = await _posted_text(request)
+        if isinstance(text, Response):
+            return text
         try:
             msg = await link.call("inbox.send", InboxSendParams(receiver=request.path_params["agent"], message=text))
         except (RpcFailure, DaemonUnavailable, ConnectionError) as e:
             return _error(e, 400)
         return JSONResponse({"id": msg.id, "status": msg.status, "receiver": msg.receiver})
+
+    async def answer_prompt(request: Request) -> Response:
+        text = await _posted_text(request)
+        if isinstance(text, Response):
+            return text
+        agent = request.path_params["agent"]
+        try:
+            info = await link.call("agent.get", AgentRef(agent=agent))
+            if info.status is not Status.WAITING:  # an answer typed into a working agent would be a new task
+                return JSONResponse({"error": f"agent {info.id} is not waiting for an answer ({info.status.value})"},
+                                    status_code=409)
+            result = await link.call("agent.send", SendParams(agent=info.id, text=text))
+        except (RpcFailure, DaemonUnavailable, ConnectionError) as e:
+            return _error(e, 400)
+        return JSONResponse({"agent": result.agent.id, "status": result.agent.status.value})
 
     app = Starlette(routes=[
         Route("/", page),
@@ -158,5 +186,6 @@ def create_app(link: DaemonLink, host: str, port: int, token: str | None) -> Gua
         Route("/api/stream/events", event_stream),
         Route("/api/stream/screen/{agent}", screen_stream),
         Route("/api/agents/{agent}/message", send_message, methods=["POST"]),
+        Route("/api/agents/{agent}/answer", answer_prompt, methods=["POST"]),
     ])
     return Guard(app, host, port, token)

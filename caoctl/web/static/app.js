@@ -91,12 +91,15 @@ function showAgent(id) {
   $("agent-title").textContent = "agent " + id;
   $("screen").textContent = "";
   $("message-result").textContent = "";
+  $("answer-result").textContent = "";
+  $("answer").hidden = true;
   if (screenStream) screenStream.close();
   screenStream = new EventSource("/api/stream/screen/" + encodeURIComponent(id));
   screenStream.addEventListener("screen", (ev) => {
     const s = JSON.parse(ev.data);
     $("agent-status").replaceChildren(el("span", { class: "status " + s.status }, s.status));
     $("screen").textContent = s.text || "";
+    $("answer").hidden = s.status !== "waiting_user_answer";
     document.body.dataset.screenAt = String(Date.now());
   });
 }
@@ -114,20 +117,34 @@ function route() {
   if (m) showAgent(decodeURIComponent(m[1])); else showOverview();
 }
 
+async function post(what, text) {
+  const r = await fetch("/api/agents/" + encodeURIComponent(shownAgent) + "/" + what, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
+  });
+  return [r.ok, await r.json()];
+}
+
 async function sendMessage(ev) {
   ev.preventDefault();
   const text = $("message-text").value;
   if (!text.trim() || !shownAgent) return;
-  const r = await fetch("/api/agents/" + encodeURIComponent(shownAgent) + "/message", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
-  });
-  const body = await r.json();
-  $("message-result").textContent = r.ok ? `queued (message ${body.id}, ${body.status})` : body.error;
-  if (r.ok) $("message-text").value = "";
+  const [ok, body] = await post("message", text);
+  $("message-result").textContent = ok ? `queued (message ${body.id}, ${body.status})` : body.error;
+  if (ok) $("message-text").value = "";
+}
+
+async function sendAnswer(ev) {
+  ev.preventDefault();
+  const text = $("answer-text").value;
+  if (!text.trim() || !shownAgent) return;
+  const [ok, body] = await post("answer", text);
+  $("answer-result").textContent = ok ? "answered" : body.error;
+  if (ok) $("answer-text").value = "";
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("message").addEventListener("submit", sendMessage);
+  $("answer").addEventListener("submit", sendAnswer);
   window.addEventListener("hashchange", route);
   setInterval(() => { for (const s of document.querySelectorAll(".since")) s.textContent = ago(+s.dataset.ts); }, 1000);
   followEvents();

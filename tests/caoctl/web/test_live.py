@@ -116,3 +116,20 @@ def test_sigterm_ends_open_streams_and_exits_cleanly(team, web, ready_agent):
         screen.close()
     err = web.proc.stderr.read()
     assert "ERROR" not in err and "Traceback" not in err, err
+
+
+def test_answering_a_waiting_agent_completes_its_turn(team, web, ready_agent, send, wait_status):
+    c = team.client()
+    a = ready_agent(c)
+    post = {"Content-Type": "application/json", "Origin": web.origin}
+    path = f"/api/agents/{a.id}/answer"
+    early = web.request("POST", path, headers=post, body=b'{"text": "1"}')
+    assert early.status == 409 and "not waiting" in early.json()["error"]  # idle: it would be a new task
+    send(c, a.id, "ask first", wait=False)
+    wait_status(c, a.id, "waiting_user_answer", timeout=20)
+    assert web.request("POST", path, headers={**post, "Origin": "http://attacker.example"},
+                       body=b'{"text": "1"}').status == 403
+    r = web.request("POST", path, headers=post, body=b'{"text": "1"}')
+    assert r.status == 200, r.body
+    wait_status(c, a.id, "completed", timeout=20)
+    assert c.call("agent.output", {"agent": a.id, "mode": "last"}).text.strip() == "done"
