@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
@@ -133,3 +134,32 @@ def test_answering_a_waiting_agent_completes_its_turn(team, web, ready_agent, se
     assert r.status == 200, r.body
     wait_status(c, a.id, "completed", timeout=20)
     assert c.call("agent.output", {"agent": a.id, "mode": "last"}).text.strip() == "done"
+
+
+def test_a_stalled_agent_is_at_the_top_until_its_status_changes(daemon_factory, web_factory, ready_agent, send,
+                                                                  wait_status, wait_for):
+    d = daemon_factory.new(start=False)
+    d.env["CAOD_STALL_AFTER"] = "1s"
+    d.env["CAO_SCRIPTED_RULES"] = json.dumps({"rules": [{"match": "^hang", "reply": "hang done", "think": 60}]})
+    d.start()
+    web = web_factory(d)
+    c = d.client()
+    a = ready_agent(c, name="sleeper")
+    send(c, a.id, "hang on", wait=False)
+    info = wait_status(c, a.id, "processing", timeout=20)
+    assert web.request("GET", "/api/overview").json()["attention"] == []
+    os.kill(info.pid, signal.SIGSTOP)  # frozen: still processing, no output
+    try:
+        def stalled():
+            return web.request("GET", "/api/overview").json()["attention"]
+
+        [att] = wait_for(stalled, "the stalled agent at the top", timeout=15)
+        assert att["id"] == a.id and att["why"] == "stalled" and att["status"] == "processing"
+        [row] = web.request("GET", "/api/overview").json()["agents"]
+        assert row["stalled_since"] is not None
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+    c.call("agent.kill", {"agent": a.id}, timeout=30)  # a status change: no longer stalled
+    wait_for(lambda: web.request("GET", "/api/overview").json()["agents"][0]["stalled_since"] is None,
+             "the stall forgotten once its status changed", timeout=15)
+    assert web.request("GET", "/api/overview").json()["attention"] == []
