@@ -107,3 +107,7 @@ def test_the_pages_script_parses():
     with resources.as_file(resources.files("caoctl.web").joinpath("static", "app.js")) as path:
         r = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_port_in_use_is_one_clear_line(daemon, web, caoctl, one_line_error):
+    one_line_error(caoctl(daemon, "web", "--port", str(web.port)), 1, f"cannot listen on 127.0.0.1:{web.port}")
