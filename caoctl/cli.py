@@ -79,6 +79,8 @@ COMMANDS: dict[str, Listed] = {
     "wait": Listed("caoctl.commands.wait", "Wait until AGENT's status is one of --status (exit 124 on timeout)."),
     "watch": Listed("caoctl.commands.watch",
                     "A live table of the agents: status and for how long, last event, inbox depth (Ctrl-C quits)."),
+    "web": Listed("caoctl.commands.web",
+                  "Serve the dashboard (sessions, agents, their live screens) in the browser; Ctrl-C stops it."),
     "workflow": Listed("caoctl.commands.workflow",
                        "Workflows: propose/critique/refine and other fixed sequences of turns across agents."),
     "worktree": Listed("caoctl.commands.worktree", "The workers' git worktrees (handoff/assign with use_worktree)."),

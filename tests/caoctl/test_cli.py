@@ -20,7 +20,7 @@ from caoctl.cli import COMMANDS, cli
 COMMANDS_DIR = Path(__file__).resolve().parents[2] / "caoctl" / "commands"
 # What `caoctl ls` has no use for: the screen, the daemon's logging, rich, the MCP SDK and its stack.
 HEAVY = {"pyte", "structlog", "rich", "mcp", "mcp_types", "pydantic", "pydantic_core", "anyio", "asyncio",
-         "aiosqlite", "yaml"}
+         "aiosqlite", "yaml", "starlette", "uvicorn"}
 
 
 def imported_modules(stderr: str) -> set[str]:
@@ -91,3 +91,4 @@ def test_ls_against_a_daemon_imports_only_what_it_needs(daemon, spawn_scripted):
     assert "caoctl.commands.ls" in imported and "msgspec" in imported  # the check reads real imports
     assert not {m.split(".")[0] for m in imported} & HEAVY, sorted(imported)
     assert {m for m in imported if m.startswith("caoctl.commands.")} == {"caoctl.commands.ls"}
+    assert not {m for m in imported if m.startswith("caoctl.web")}  # the dashboard: only for `caoctl web`
