@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TWIN_PROVIDER
 
 from caoctl.client import RpcFailure
 from caod.protocol import ErrorCode
@@ -32,35 +33,8 @@ RULES = {"rules": [
      "reply": "GOT {result_json}", "reply_error": "get_result failed: {error}"},
     {"match": r"^\[message from (?P<sender>\w+)\] (?P<body>.*)", "reply": "got message from {sender}: {body}"},
 ]}
-# The scripted agent under another name: a fan-out across two providers.
-TWIN = """
-name = "twin"
-description = "the scripted agent under another name"
-command = [{python}, "-P", "-m", "providers.scripted_cli"]
-verified = "scripted"
-system_prompt_args = ["--system-prompt-file", "${{prompt_file}}"]
-mcp_args = ["--mcp-config", "${{mcp_config}}"]
+# The scripted agent under another name (tests/conftest.py): a fan-out across two providers.
 
-[[patterns]]
-status = "waiting_user_answer"
-regex = "^\\\\? Do you want to proceed\\\\?"
-region = 6
-
-[[patterns]]
-status = "processing"
-regex = "esc to interrupt"
-region = 3
-
-[[patterns]]
-status = "idle"
-regex = "^  ready · \\\\? for help"
-region = 2
-
-[answer]
-start = "^● "
-stop = "^(╭|> )"
-indent = "  "
-"""
 # A provider caod knows but cannot start: its command is on no PATH.
 MISSING = """
 name = "missing"
@@ -78,7 +52,7 @@ region = 1
 def fan_team(daemon_factory, tmp_path):
     folder = tmp_path / "providers"
     folder.mkdir()
-    (folder / "twin.toml").write_text(TWIN.format(python=json.dumps(sys.executable)))
+    (folder / "twin.toml").write_text(TWIN_PROVIDER.format(python=json.dumps(sys.executable)))
     (folder / "missing.toml").write_text(MISSING)
     d = daemon_factory.new(start=False)
     d.env["CAOD_PROVIDERS_DIR"] = str(folder)
