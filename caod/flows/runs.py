@@ -70,7 +70,17 @@ class Runner:
             f"INSERT INTO flow_runs ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (run.id, run.flow, trigger, due, started, outcome, reason, session, agent, None, run.ended_at))
         self._d.store.write("DELETE FROM flow_runs WHERE flow=? AND id<=?", (run.flow, run.id - KEEP_RUNS))
+        self._publish(run)
         return run
+
+    def _publish(self, run: FlowRun) -> None:
+        """The run's outcome as an event (people and sinks are told of flow runs too)."""
+        detail = {"flow": run.flow, "run": run.id, "state": run.outcome, "trigger": run.trigger}
+        if run.reason:
+            detail["reason"] = run.reason
+        if run.session:
+            detail["session"] = run.session
+        self._d.bus.publish(EventKind.FLOW, run.agent or "", detail=detail)
 
     async def run(self, entry: "Entry", trigger: str, due: float | None, missed: int = 0) -> FlowRun:
         flow = entry.flow
@@ -169,3 +179,4 @@ class Runner:
         run.outcome, run.answer, run.reason, run.ended_at = outcome, answer, reason, self.now()
         self._d.store.write("UPDATE flow_runs SET outcome=?, answer=?, reason=?, ended_at=? WHERE id=?",
                             (outcome, answer, reason, run.ended_at, run.id))
+        self._publish(run)

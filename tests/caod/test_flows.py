@@ -74,6 +74,10 @@ def test_the_gate_s_values_fill_the_prompt_the_agent_gets_and_its_answer_is_kept
     assert session.supervisor == run.agent and session.cwd == str(tmp_path)
     shown = c.call("flow.show", {"name": "gated"})
     assert shown.last_run.answer == done.answer and "[[repo]]" in shown.prompt
+    # and people, sinks and plugins hear of it: one flow event per outcome
+    flows = [e for e in c.call("events.list", {"limit": 1000}).events if e.kind.value == "flow"]
+    assert [(e.detail["flow"], e.detail["run"], e.detail["state"], e.agent) for e in flows] == [
+        ("gated", run.id, "launched", run.agent), ("gated", run.id, "completed", run.agent)]
 
 
 def test_execute_false_is_a_skipped_run_and_launches_nothing(daemon, tmp_path):
@@ -82,6 +86,9 @@ def test_execute_false_is_a_skipped_run_and_launches_nothing(daemon, tmp_path):
     run = c.call("flow.run", {"name": "quiet"}, timeout=60)
     assert (run.outcome, run.reason, run.session) == ("skipped", "the script said execute: false", None)
     assert [r.outcome for r in history(c, "quiet")] == ["skipped"]
+    (event,) = [e for e in c.call("events.list", {"limit": 1000}).events if e.kind.value == "flow"]
+    assert (event.detail["state"], event.detail["reason"], event.agent) == (
+        "skipped", "the script said execute: false", "")
     assert c.call("session.list", {"all": True}).sessions == []
 
 

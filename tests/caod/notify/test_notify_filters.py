@@ -19,6 +19,7 @@ def test_terms_split_on_commas_and_repeat():
     ("stalled:long", "stalled events have no state to pick"),
     ("notice:", "name a notice kind"),
     ("message:read", "'read' is not a message state"),
+    ("flow:done", "'done' is not a flow state"),
 ])
 def test_bad_terms_are_refused(term, message):
     with pytest.raises(filters.BadFilter, match=message):
@@ -29,10 +30,13 @@ STATUS_ERROR = {"kind": "status", "new": "error", "detail": {}}
 NOTICE = {"kind": "message", "detail": {"state": "queued", "notice": "stalled", "worker": "w1"}}
 MESSAGE = {"kind": "message", "detail": {"state": "delivered"}}
 STALLED = {"kind": "stalled", "detail": {"after_s": 60}}
+FLOW_FAILED = {"kind": "flow", "detail": {"flow": "standup", "run": 3, "state": "failed"}}
 
 
 @pytest.mark.parametrize("terms, event, want", [
     (["status:error"], STATUS_ERROR, True),
+    (list(filters.DEFAULT), FLOW_FAILED, True),
+    (["flow:completed"], FLOW_FAILED, False),
     (["status:exited"], STATUS_ERROR, False),
     (["status"], STATUS_ERROR, True),
     (["notice"], NOTICE, True),
