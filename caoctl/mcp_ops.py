@@ -10,13 +10,14 @@ daemon refuses system folders as working directories (as `caoctl launch` does).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from caod import __version__
 from caod.protocol import (
-    Empty, FlowListParams, FlowRef, LaunchParams, MemoryRecallParams, MemoryStoreParams, OutputParams,
-    SessionListParams, SessionRef, SessionSendParams, ShutdownParams,
+    Empty, FlowListParams, FlowRef, LaunchParams, MemoryRecallParams, MemoryStoreParams, OutputParams, RunWaitParams,
+    SessionListParams, SessionRef, SessionSendParams, ShutdownParams, WorkflowRunParams,
 )
 from caoctl.mcp_bridge import (
     AGENT_OUT, CALL_MARGIN, QUICK_TIMEOUT, DaemonLink, _agent_out, _progress_interval, _with_progress,
@@ -50,6 +51,9 @@ FLOW_OUT = Shape("FlowOut", {"name": STRING, "schedule": STRING, "agent_profile"
                              "next_run": nullable(NUMBER), "last_outcome": OPT_STRING})
 FLOWS_OUT = Shape("FlowsOut", {"flows": array(FLOW_OUT.ref())})
 FLOW_RUN_OUT = Shape("FlowRunOut", {"flow": STRING, "outcome": STRING, "session": OPT_STRING, "reason": OPT_STRING})
+STEP_OUT = Shape("StepOut", {"name": STRING, "provider": OPT_STRING, "status": STRING, "output": OPT_STRING})
+RUN_OUT = Shape("RunOut", {"run": STRING, "workflow": STRING, "status": STRING, "reason": OPT_STRING,
+                           "handover_dir": OPT_STRING, "steps": array(STEP_OUT.ref())})
 MEMORY_OUT = Shape("MemoryOut", {"key": STRING, "scope": STRING, "content": STRING})
 MEMORIES_OUT = Shape("MemoriesOut", {"memories": array(MEMORY_OUT.ref())})
 
@@ -124,6 +128,27 @@ def ops_tools(link: DaemonLink) -> list[Tool]:
         run = link.call("flow.run", FlowRef(name=name), LAUNCH_TIMEOUT, call)
         return {"flow": run.flow, "outcome": run.outcome, "session": run.session, "reason": run.reason}
 
+    def run_workflow(call: Call, workflow, task, participants, working_directory, wait, timeout):
+        params = WorkflowRunParams(workflow=workflow, task=task, participants=list(participants),
+                                   cwd=_folder(working_directory))
+        run = link.call("workflow.run", params, LAUNCH_TIMEOUT, call)
+
+        def until_done():
+            nonlocal run
+            deadline = time.monotonic() + timeout
+            while run.status == "running" and time.monotonic() < deadline:
+                seen = sum(1 for s in run.steps if s.status in ("done", "failed"))
+                left = max(1.0, min(60.0, deadline - time.monotonic()))
+                run = link.call("workflow.wait", RunWaitParams(run=run.id, seen=seen, timeout=left), left + CALL_MARGIN,
+                                call)
+            return run
+        if wait:
+            run = _with_progress(call, timeout, _progress_interval(), until_done)
+        return {"run": run.id, "workflow": run.workflow, "status": run.status, "reason": run.reason,
+                "handover_dir": run.handover_dir,
+                "steps": [{"name": s.name, "provider": s.provider, "status": s.status, "output": s.output}
+                          for s in run.steps]}
+
     def memory_recall(call: Call, query, working_directory, limit):
         params = MemoryRecallParams(query=query, project=_folder(working_directory) if working_directory else None,
                                     limit=limit, all=working_directory is None)
@@ -174,6 +199,18 @@ def ops_tools(link: DaemonLink) -> list[Tool]:
              FLOWS_OUT, list_flows, read_only=True, nested=[FLOW_OUT]),
         Tool("run_flow", "Run a scheduled flow now (its session is launched unless its last run is still busy).",
              "Run a flow", [Arg("name", STRING, "The flow's name")], FLOW_RUN_OUT, run_flow),
+        Tool("run_workflow", "Run a workflow (collaborative, adversarial, troubleshoot, handshake, or one of the "
+             "user's): a fixed sequence of turns across `participants` (providers or profiles; the first proposes, "
+             "the second critiques...). With `wait`, returns when it ends (each step's output); else at once with "
+             "its run id. Each step is also written as a handover file under working_directory/.caod/handover.",
+             "Run a workflow", [
+                 Arg("workflow", STRING, "The workflow's name, e.g. collaborative"),
+                 Arg("task", STRING, "The task, complete in itself"),
+                 Arg("participants", array(STRING), "Providers or profiles, e.g. [\"gemini_cli\", \"qwen_code\"]"),
+                 Arg("working_directory", STRING, "Absolute path of the project folder"),
+                 Arg("wait", BOOLEAN, "Wait for the run to end", True),
+                 Arg("timeout", INTEGER, "Seconds to wait at most", 1800, minimum=1),
+             ], RUN_OUT, run_workflow, nested=[STEP_OUT]),
         Tool("memory_recall", "Notes caod's agents and people kept: those of the project at `working_directory` "
              "(and global ones), or every note without it.", "Find notes", [
                  Arg("query", STRING, "Words to look for"),

@@ -46,6 +46,7 @@ class EventKind(str, enum.Enum):
     MESSAGE = "message"
     STALLED = "stalled"  # busy with no output for the provider's stall time (caod.notices)
     SESSION = "session"  # a session launched or ended (detail: session, state); agent: its supervisor
+    WORKFLOW = "workflow"  # a workflow run completed or stopped (detail: run, state, step, reason); agent: ""
     FLOW = "flow"  # a flow run's outcome (detail: flow, run, state, reason); agent: its supervisor, or ""
 
 

@@ -19,13 +19,14 @@ from typing import Any, Iterable
 from caod.status import EventKind, Status
 
 DEFAULT = ("status:waiting_user_answer", "status:error", "status:exited", "stalled", "notice", "session",
-           "flow:failed")
+           "flow:failed", "workflow:stopped")
 KINDS = tuple(k.value for k in EventKind)
 STATES = {
     EventKind.STATUS.value: {s.value for s in Status},
     EventKind.MESSAGE.value: {"queued", "delivered"},
     "session": {"launched", "ended"},
     "flow": {"launched", "completed", "skipped", "failed"},
+    "workflow": {"completed", "stopped"},
 }
 
 

@@ -29,7 +29,7 @@ from caod.protocol import (
     ErrorCode, RunInfo, RunWaitParams, SpawnParams, WorkflowInfo, WorkflowList, WorkflowRunParams, WorkflowStepInfo,
 )
 from caod.rpc import RpcError
-from caod.status import Status
+from caod.status import EventKind, Status
 from caod.turns import NotReady, NotStarted, run_turn
 from caod.workflows.definitions import Workflow, WorkflowError, WorkflowStore, render
 from caod.workflows.journal import COMPLETED, DONE, INTERRUPTED, RUNNING, STOPPED, Journal
@@ -235,6 +235,7 @@ class Workflows:
             log.error("workflow run failed", run=run_id, error=repr(e))
             try:
                 await self.journal.set_run(run_id, STOPPED, f"caod could not go on: {e}")
+                self._publish_end(run_id, STOPPED, f"caod could not go on: {e}")
             except Exception:
                 pass
 
@@ -274,6 +275,7 @@ class Workflows:
             outputs[step.name] = answer
             self._changed_now(run_id)
         await self.journal.set_run(run_id, COMPLETED)
+        self._publish_end(run_id, COMPLETED)
         for agent in self._agents.pop(run_id, []):
             if agent is not None and agent.status.live:
                 asyncio.get_running_loop().create_task(agent.terminate(STOP_GRACE_S))
@@ -338,7 +340,18 @@ class Workflows:
                                        f"the daemon stopped during step {idx} ({step}): resume it to continue")
         else:
             await self.journal.set_run(run_id, STOPPED, f"step {idx} ({step}): {why}")
+            self._publish_end(run_id, STOPPED, f"step {idx} ({step}): {why}", step=step)
         self._changed_now(run_id)
+
+    def _publish_end(self, run_id: str, state: str, reason: str | None = None, step: str | None = None) -> None:
+        """A run that completed or stopped, as an event: people (watch, events), sinks and
+        plugins learn that a workflow needs them, as the supervisor loop tells a supervisor."""
+        detail = {"run": run_id, "state": state}
+        if reason:
+            detail["reason"] = reason
+        if step:
+            detail["step"] = step
+        self._d.bus.publish(EventKind.WORKFLOW, "", detail=detail)
 
 
 def _catch_up(workflow: Workflow, info: RunInfo, slot: int, text: str) -> str:

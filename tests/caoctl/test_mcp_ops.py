@@ -17,7 +17,8 @@ from mcp.client.stdio import stdio_client
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS_TOOLS = {"launch_session", "list_sessions", "session_status", "send_to_session", "session_output",
-             "shutdown_session", "list_profiles", "list_flows", "run_flow", "memory_recall", "memory_store"}
+             "shutdown_session", "list_profiles", "list_flows", "run_flow", "memory_recall", "memory_store",
+             "run_workflow"}
 
 
 @asynccontextmanager
@@ -138,3 +139,19 @@ def test_the_ops_skill_ships_with_caod(daemon, caoctl):
     assert r.returncode == 0 and r.stdout.startswith("# Driving caod teams from your own agent")
     for word in ("working_directory", "session_status", "handoff", "assign", "shutdown_session"):
         assert word in r.stdout, word
+
+
+def test_a_workflow_through_the_ops_server(daemon, tmp_path):
+    async def main():
+        async with ops(daemon, tmp_path / "ops.err") as client:
+            run = await call(client, "run_workflow", workflow="handshake", task="is 2+2 4?",
+                             participants=["scripted", "scripted"], working_directory=str(tmp_path), timeout=60)
+            assert run["status"] == "completed", run
+            assert [s["status"] for s in run["steps"]] == ["done"] * len(run["steps"])
+            assert "is 2+2 4?" in run["steps"][-1]["output"]  # the scripted agent echoes what it was sent
+            assert run["handover_dir"] and os.path.isdir(run["handover_dir"])
+            bad = await call(client, "run_workflow", workflow="nope", task="x", participants=["scripted"],
+                             working_directory=str(tmp_path))
+            assert "error" in bad and "\n" not in bad["error"]
+
+    anyio.run(main)

@@ -177,6 +177,10 @@ def test_a_step_that_stops_at_a_prompt_stops_the_run_with_the_question(workflow_
     run = run_to_end(client, "collaborative", "clean up", tmp_path)
     assert run.status == "stopped" and [s.status for s in run.steps] == ["done", "failed", "pending"]
     assert run.reason.startswith("step 2 (critique): agent ") and "stopped at a prompt" in run.reason, run.reason
+    # people, sinks and plugins are told: one workflow event, stopped at that step
+    (event,) = [e for e in client.call("events.list", {"limit": 1000}).events if e.kind.value == "workflow"]
+    assert (event.detail["run"], event.detail["state"], event.detail["step"]) == (run.id, "stopped", "critique")
+    assert event.detail["reason"] == run.reason
 
 
 def test_a_daemon_stopped_mid_step_leaves_the_run_interrupted_not_failed(workflow_daemons, tmp_path, wait_for):
