@@ -488,13 +488,23 @@ indent = "  "
 ECHO_RULES: dict = {"rules": [], "default": {"reply": "[{name} turn {turn}] {text}", "think": 0.05}}
 
 
+def write_twin_provider(folder: Path) -> None:
+    """The `twin` provider (the scripted agent under another name) as a user provider file."""
+    (folder / "twin.toml").write_text(TWIN_PROVIDER.format(python=json.dumps(sys.executable)))
+
+
+@pytest.fixture(name="write_twin_provider")
+def _write_twin_provider_fixture():
+    return write_twin_provider
+
+
 @pytest.fixture
 def workflow_daemons(daemon_factory, tmp_path):
     """make(rules=None, like=None): a daemon that knows the `twin` provider, its agents
     following `rules` (default ECHO_RULES); `like` restarts on another daemon's home."""
     folder = tmp_path / "providers"
     folder.mkdir(exist_ok=True)
-    (folder / "twin.toml").write_text(TWIN_PROVIDER.format(python=json.dumps(sys.executable)))
+    write_twin_provider(folder)
 
     def make(rules: dict | None = None, like: DaemonProcess | None = None) -> DaemonProcess:
         d = daemon_factory.same(like, start=False) if like is not None else daemon_factory.new(start=False)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import TWIN_PROVIDER
 
 from caoctl.client import RpcFailure
 from caod.protocol import ErrorCode
@@ -49,10 +47,10 @@ region = 1
 
 
 @pytest.fixture
-def fan_team(daemon_factory, tmp_path):
+def fan_team(daemon_factory, tmp_path, write_twin_provider):
     folder = tmp_path / "providers"
     folder.mkdir()
-    (folder / "twin.toml").write_text(TWIN_PROVIDER.format(python=json.dumps(sys.executable)))
+    write_twin_provider(folder)
     (folder / "missing.toml").write_text(MISSING)
     d = daemon_factory.new(start=False)
     d.env["CAOD_PROVIDERS_DIR"] = str(folder)
