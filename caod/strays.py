@@ -37,7 +37,8 @@ class StrayReaper:
             await asyncio.shield(self._task)
 
     async def _reap(self) -> None:
-        await asyncio.sleep(0)  # exits published in this same loop pass join this scan
+        # The task's first step runs after the callbacks already queued, so exits published
+        # in the same loop pass join this scan; later ones join the next turn of the while.
         while self._exited:
             agents, self._exited = self._exited, set()
             try:
