@@ -22,6 +22,10 @@ from caod.status import Status
 # its bare prompt with neither its busy line nor the answer. After a resize, a turn that
 # looks done with no new answer drawn is held open this long (a new answer ends it at once).
 RESIZE_HOLD_MS = 2000
+# A CLI that reports its turn's end itself (a hook) can look idle after a resize until its next
+# event (real Codex 0.169 showed its bare prompt for seconds while its model worked): its own
+# word, or the answer drawn, ends such a turn; the screen alone only after this long.
+RESIZE_HOOK_HOLD_MS = 30000
 
 
 class Detector:
@@ -78,7 +82,10 @@ class Detector:
     def answer_wait_ms(self) -> int:
         """How long a turn that looks done waits for its answer to be drawn."""
         wait = self.provider.spec.answer_wait_ms
-        return max(wait, RESIZE_HOLD_MS) if self.resized else wait
+        if not self.resized:
+            return wait
+        told = Status.COMPLETED in self.provider.spec.hook_events.values()
+        return max(wait, RESIZE_HOOK_HOLD_MS if told else RESIZE_HOLD_MS)
 
     def input_taken(self, current_answer: tuple[int, str] | None) -> bool:
         """The CLI has our input: it worked on it, holds it queued, or answered it."""

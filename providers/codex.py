@@ -75,6 +75,11 @@ PROVIDER = Provider(
                         r"Queued)\b)|assistant: )",
                   # `Worked for <1s` too; `  └ Tip: ...` may follow the answer (real 0.169)
                   stop=r"^[›❯](?: |$)|Worked for [<\d]|^■ |^  └ Tip", indent="  "),
+    # Right after the input it can draw, for one quiet frame, a bare composer between its busy
+    # cells (real 0.169.0 under load: `completed` 0.5 s into a turn, answer None). A turn that
+    # looks done with no new answer drawn waits this long; the answer drawn, or its own
+    # agent-turn-complete hook, ends the wait at once.
+    answer_wait_ms=3000,
     choice_keys=True,  # its select prompt ignores a pasted digit; a typed one picks the option
     exit_keys="\x03\x03",  # one Ctrl-C at an empty prompt exits (it prints `codex resume <id>`)
     # Not the sign-in screens: answered under caod, the key arrives while Codex still waits for

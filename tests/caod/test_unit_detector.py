@@ -418,3 +418,19 @@ def test_a_resize_while_no_turn_is_awaited_changes_nothing():
     d.on_input(None, Status.IDLE)
     d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
     assert d.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is Status.COMPLETED
+
+
+def test_after_a_resize_a_cli_that_reports_its_turns_end_is_trusted_for_it():
+    """A CLI with a turn-end hook may look idle after a resize until its next event: its
+    hook (or a new answer) ends the turn; the screen alone only after RESIZE_HOOK_HOLD_MS."""
+    from caod.detector import RESIZE_HOLD_MS, RESIZE_HOOK_HOLD_MS
+
+    told = Detector(msgspec.structs.replace(SCRIPTED.spec, hook_events={"turn-done": Status.COMPLETED}).compiled())
+    plain = Detector(SCRIPTED)
+    for d in (told, plain):
+        d.on_input(None, Status.IDLE)
+        d.on_frame(Status.IDLE, screen(BUSY), lambda: None)
+        d.on_resize()
+    assert (told.answer_wait_ms(), plain.answer_wait_ms()) == (RESIZE_HOOK_HOLD_MS, RESIZE_HOLD_MS)
+    assert told.on_frame(Status.PROCESSING, screen(IDLE), lambda: None) is None and told.holding
+    assert told.hook_fits(Status.COMPLETED, Status.IDLE)  # the hook ends it (Agent.on_hook)
